@@ -1,0 +1,1 @@
+"""worldline world on MongoDB (work in progress)."""

@@ -1,0 +1,1 @@
+"""worldline world on PostgreSQL (work in progress)."""

@@ -1,0 +1,1 @@
+"""worldline world on Redis (work in progress)."""

@@ -1,0 +1,1 @@
+"""worldline world on Turso / libSQL (work in progress)."""
