@@ -18,6 +18,8 @@ from worldline import World
 from worldline.plugins import WorldSpec, find_world
 
 from .logcheck import check_world_logs
+from .races import report as race_report
+from .races.fixtures import race_pools, race_rounds, racer  # noqa: F401  (fixtures)
 
 URL_VARIABLE = "WORLDLINE_TEST_URL"
 _counter = itertools.count()
@@ -32,12 +34,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "temporary embedded SQLite file)")
     group.addoption("--race-rounds", type=int, default=None,
                     help="rounds per race scenario (soak runs: thousands)")
+    race_report.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires(*capabilities): run only on worlds that declare these "
                    "capabilities (see worldline.Capabilities)")
+    race_report.register(config)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -32,11 +32,38 @@ from .model import (
 )
 from .plugins import available_worlds, connect
 from .protocol import World
+from .runtime import (
+    Backoff,
+    FatalError,
+    NonDeterminismError,
+    RetryableError,
+    RunCancelled,
+    RunHandle,
+    RunTimeout,
+    SerializationError,
+    Worker,
+    WorkflowError,
+    configure,
+    create_hook,
+    get_run,
+    now,
+    random,
+    register_type,
+    resume_hook,
+    sleep,
+    start,
+    step,
+    uuid4,
+    workflow,
+)
 
 __all__ = [
-    "Capabilities", "Conflict", "Enqueue", "Event", "EventResult", "EventType", "Gone", "Hook",
-    "Message", "NewEvent", "NotFound", "Page", "Run", "RunStatus", "StartFailed", "Step",
-    "StepStatus", "StreamInfo", "TooEarly", "UnknownWorldError", "ValidationError", "Wait",
-    "WaitStatus", "World", "WorldError", "WorldUnavailable", "WorldlineError",
-    "available_worlds", "connect",
+    "Backoff", "Capabilities", "Conflict", "Enqueue", "Event", "EventResult", "EventType",
+    "FatalError", "Gone", "Hook", "Message", "NewEvent", "NonDeterminismError", "NotFound", "Page",
+    "RetryableError", "Run", "RunCancelled", "RunHandle", "RunStatus", "RunTimeout",
+    "SerializationError", "StartFailed", "Step", "StepStatus", "StreamInfo", "TooEarly",
+    "UnknownWorldError", "ValidationError", "Wait", "WaitStatus", "Worker", "WorkflowError",
+    "World", "WorldError", "WorldUnavailable", "WorldlineError", "available_worlds", "configure",
+    "connect", "create_hook", "get_run", "now", "random", "register_type", "resume_hook", "sleep",
+    "start", "step", "uuid4", "workflow",
 ]

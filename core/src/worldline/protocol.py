@@ -7,7 +7,8 @@ keep every state transition atomic on their backend; the transition *rules* come
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import builtins
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from .model import (
@@ -31,95 +32,95 @@ Order = Literal["asc", "desc"]
 
 
 class RunsAPI(Protocol):
-    async def get(self, run_id: str, *, with_data: bool = True) -> Run:
+    def get(self, run_id: str, *, with_data: bool = True) -> Awaitable[Run]:
         """The run, or NotFound."""
 
-    async def list(self, *, workflow_name: str | None = None,
+    def list(self, *, workflow_name: str | None = None,
                    status: RunStatus | str | None = None, limit: int = 100,
                    cursor: str | None = None, order: Order = "asc",
-                   with_data: bool = True) -> Page[Run]:
+                   with_data: bool = True) -> Awaitable[Page[Run]]:
         """Runs by id (creation time), filtered by workflow name and status."""
 
 
 class StepsAPI(Protocol):
-    async def get(self, run_id: str, step_id: str, *, with_data: bool = True) -> Step:
+    def get(self, run_id: str, step_id: str, *, with_data: bool = True) -> Awaitable[Step]:
         """The step, or NotFound."""
 
-    async def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
-                   order: Order = "asc", with_data: bool = True) -> Page[Step]:
+    def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
+                   order: Order = "asc", with_data: bool = True) -> Awaitable[Page[Step]]:
         """The run's steps by creation time."""
 
 
 class EventsAPI(Protocol):
-    async def create(self, run_id: str, event: NewEvent, *,
-                     enqueue: Enqueue | None = None) -> EventResult:
+    def create(self, run_id: str, event: NewEvent, *,
+                     enqueue: Enqueue | None = None) -> Awaitable[EventResult]:
         """The one write (SPEC §3). With ``enqueue``, the message is enqueued in the same
         atomic unit when the event is appended (worlds with ``atomic_start``), or right
         after it otherwise; nothing is enqueued when the event is refused or a no-op."""
 
-    async def list(self, run_id: str, *, limit: int = 1000, cursor: str | None = None,
-                   order: Order = "asc", with_data: bool = True) -> Page[Event]:
+    def list(self, run_id: str, *, limit: int = 1000, cursor: str | None = None,
+                   order: Order = "asc", with_data: bool = True) -> Awaitable[Page[Event]]:
         """The run's log by sequence number."""
 
 
 class WaitsAPI(Protocol):
-    async def get(self, run_id: str, wait_id: str) -> Wait:
+    def get(self, run_id: str, wait_id: str) -> Awaitable[Wait]:
         """The wait, or NotFound (waits of a terminal run are removed)."""
 
-    async def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
-                   order: Order = "asc") -> Page[Wait]:
+    def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
+                   order: Order = "asc") -> Awaitable[Page[Wait]]:
         """The run's waits by creation time."""
 
 
 class HooksAPI(Protocol):
-    async def get(self, run_id: str, hook_id: str) -> Hook:
+    def get(self, run_id: str, hook_id: str) -> Awaitable[Hook]:
         """The live hook, or NotFound."""
 
-    async def get_by_token(self, token: str) -> Hook:
+    def get_by_token(self, token: str) -> Awaitable[Hook]:
         """The live hook holding the token, or NotFound."""
 
-    async def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
-                   order: Order = "asc") -> Page[Hook]:
+    def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
+                   order: Order = "asc") -> Awaitable[Page[Hook]]:
         """The run's live hooks by creation time."""
 
 
 class QueueAPI(Protocol):
-    async def enqueue(self, queue: str, payload: dict[str, JSON], *,
-                      idempotency_key: str | None = None, delay: float = 0.0) -> str:
+    def enqueue(self, queue: str, payload: dict[str, JSON], *,
+                      idempotency_key: str | None = None, delay: float = 0.0) -> Awaitable[str]:
         """Add a message; with a key already pending, leased or recently acked, return the
         existing message id and add nothing."""
 
-    async def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
-                    limit: int = 1, wait: float = 0.0) -> list[Message]:
+    def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
+                    limit: int = 1, wait: float = 0.0) -> Awaitable[builtins.list[Message]]:
         """Lease up to ``limit`` visible messages; block up to ``wait`` seconds for one.
         Each lease increments ``deliveries``."""
 
-    async def extend(self, message: Message, visibility_timeout: float) -> bool:
+    def extend(self, message: Message, visibility_timeout: float) -> Awaitable[bool]:
         """Push the lease's expiry out; False if the lease was lost."""
 
-    async def ack(self, message: Message) -> bool:
+    def ack(self, message: Message) -> Awaitable[bool]:
         """Remove the message; False if the lease was lost (someone else holds it now)."""
 
-    async def retry(self, message: Message, delay: float = 0.0) -> bool:
+    def retry(self, message: Message, delay: float = 0.0) -> Awaitable[bool]:
         """Make it visible again after ``delay`` with ``attempt + 1``; resets deliveries."""
 
-    async def defer(self, message: Message, delay: float) -> bool:
+    def defer(self, message: Message, delay: float) -> Awaitable[bool]:
         """Deliver the same message again after ``delay`` (sleeps, TooEarly); resets
         deliveries, keeps ``attempt``."""
 
 
 class StreamsAPI(Protocol):
-    async def write(self, run_id: str, name: str, chunk: bytes | str) -> int:
+    def write(self, run_id: str, name: str, chunk: bytes | str) -> Awaitable[int]:
         """Append a chunk; returns its index. Writing to a closed stream is a Conflict."""
 
-    async def close(self, run_id: str, name: str) -> None:
+    def close(self, run_id: str, name: str) -> Awaitable[None]:
         """Close the stream (idempotent)."""
 
     def read(self, run_id: str, name: str, start_index: int = 0) -> AsyncIterator[bytes | str]:
         """Chunks from ``start_index`` (negative counts from the end), tailing live until
         the stream is closed."""
 
-    async def list(self, run_id: str) -> list[StreamInfo]:
+    def list(self, run_id: str) -> Awaitable[builtins.list[StreamInfo]]:
         """The run's streams."""
 
 
@@ -127,26 +128,36 @@ class StreamsAPI(Protocol):
 class World(Protocol):
     """A backend. Build one with :func:`worldline.connect`; ``await open()`` before use."""
 
-    name: str
-    url: str
-    capabilities: Capabilities
-    runs: RunsAPI
-    steps: StepsAPI
-    events: EventsAPI
-    waits: WaitsAPI
-    hooks: HooksAPI
-    queue: QueueAPI
-    streams: StreamsAPI
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def capabilities(self) -> Capabilities: ...
+    @property
+    def runs(self) -> RunsAPI: ...
+    @property
+    def steps(self) -> StepsAPI: ...
+    @property
+    def events(self) -> EventsAPI: ...
+    @property
+    def waits(self) -> WaitsAPI: ...
+    @property
+    def hooks(self) -> HooksAPI: ...
+    @property
+    def queue(self) -> QueueAPI: ...
+    @property
+    def streams(self) -> StreamsAPI: ...
 
-    async def open(self) -> None:
+    def open(self) -> Awaitable[None]:
         """Connect and create or upgrade storage. Idempotent."""
 
-    async def close(self) -> None:
+    def close(self) -> Awaitable[None]:
         """Release connections. Idempotent."""
 
-    async def destroy(self) -> None:
+    def destroy(self) -> Awaitable[None]:
         """Delete everything in this world's namespace (tests and tear-down)."""
 
-    async def raw_events(self, run_id: str) -> list[dict[str, JSON]]:
+    def raw_events(self, run_id: str) -> Awaitable[builtins.list[dict[str, JSON]]]:
         """Backdoor for the conformance suite: the run's persisted events read straight from
         storage, bypassing the API (dicts with ``seq``, ``type``, ``correlation_id``)."""

@@ -9,6 +9,7 @@ error. Atomicity is the world's job; the rules live only here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -111,7 +112,50 @@ def validate(run_id: Any, event: Any) -> NewEvent:
     for key in ("workflow_name", "step_name", "token"):
         if key in event.data and not event.data[key]:
             raise ValidationError(f"{etype} data[{key!r}] must not be empty", run_id=run_id)
+    if event.data.get("idempotency_key") == "":
+        raise ValidationError(f"{etype} idempotency_key must be None or a non-empty string",
+                              run_id=run_id)
+    check_json(event.data, f"{etype} data", run_id=run_id, entity_id=event.correlation_id)
     return NewEvent(type=etype, correlation_id=event.correlation_id, data=dict(event.data))
+
+
+def check_json(value: Any, what: str, **where: Any) -> None:
+    """ValidationError unless ``value`` is JSON: None, bool, int, finite float, str, and
+    lists (or tuples) and dicts with string keys of those. Every world stores the same."""
+    stack, seen = [(value, what)], 0
+    while stack:
+        item, path = stack.pop()
+        seen += 1
+        if seen > 100_000:
+            raise ValidationError(f"{what} is too large or too deeply nested", **where)
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise ValidationError(f"{path} has a non-string key {key!r}", **where)
+                stack.append((inner, f"{path}[{key!r}]"))
+        elif isinstance(item, list | tuple):
+            stack.extend((inner, f"{path}[{i}]") for i, inner in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError(f"{path} is {item!r}, which JSON cannot hold", **where)
+        elif item is not None and not isinstance(item, bool | int | float | str):
+            raise ValidationError(f"{path} is a {type(item).__name__}, not a JSON value",
+                                  **where)
+
+
+def validate_message(queue: Any, payload: Any, key: Any, delay: Any) -> float:
+    """Check the arguments of an enqueue (or an ``Enqueue``); return ``delay`` as a float.
+    Raises ValidationError."""
+    if not isinstance(queue, str) or not queue:
+        raise ValidationError(f"queue name must be a non-empty string, got {queue!r}")
+    if not isinstance(payload, dict):
+        raise ValidationError(f"message payload must be a dict, got {type(payload).__name__}")
+    check_json(payload, "message payload")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ValidationError(f"idempotency key must be a non-empty string, got {key!r}")
+    if isinstance(delay, bool) or not isinstance(delay, int | float) \
+            or not 0 <= delay < math.inf:
+        raise ValidationError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
+    return float(delay)
 
 
 def _check_correlation(run_id: str, etype: EventType, correlation_id: Any) -> None:

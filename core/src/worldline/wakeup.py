@@ -67,6 +67,11 @@ class Wakeups:
 WAKEUPS = Wakeups()
 
 
+def run_finished_key(run_id: str) -> str:
+    """The wake-up key notified when a run reaches a terminal state in this process."""
+    return f"run-finished:{run_id}"
+
+
 async def poll_until(
     attempt: Callable[[], Awaitable[T | None]],
     listener: Listener,

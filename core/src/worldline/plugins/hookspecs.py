@@ -6,6 +6,7 @@ module with a ``@hookimpl def worldline_worlds()`` that returns its :class:`Worl
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,19 @@ class WorldSpec:
     namespaced: Callable[[str, str], str]
     package: str
     description: str = ""
+
+
+def lazy_factory(target: str) -> Callable[[str], World]:
+    """A factory for ``WorldSpec`` that imports ``"package.module:Class"`` on first use, so
+    discovering the installed worlds never imports their database drivers."""
+    module_name, _, attribute = target.partition(":")
+
+    def factory(url: str) -> World:
+        module = importlib.import_module(module_name)
+        return getattr(module, attribute)(url)
+
+    factory.__qualname__ = factory.__name__ = f"lazy({target})"
+    return factory
 
 
 @hookspec

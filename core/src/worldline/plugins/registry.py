@@ -57,7 +57,10 @@ def resolve_url(url: str | None = None) -> str:
 def scheme_of(url: str) -> str:
     if not isinstance(url, str) or ("://" not in url and not url.startswith("file:")):
         raise ValidationError(f"world URL must look like 'scheme://…', got {url!r}")
-    return urlsplit(url).scheme.lower()
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError as exc:  # e.g. an unbalanced '[' in the host
+        raise ValidationError(f"malformed world URL {url!r}: {exc}") from None
 
 
 def find_world(url: str) -> WorldSpec:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from .. import rules
 from ..cursor import check_page_args, decode_cursor, encode_cursor
-from ..errors import NotFound
+from ..errors import NotFound, ValidationError
 from ..ids import new_id
 from ..model import (
     Enqueue,
@@ -42,6 +42,13 @@ _ENTITIES: dict[str, tuple[str, str, type[Any]]] = {
     "wait": ("waits", "wait_id", Wait),
     "hook": ("hooks", "hook_id", Hook),
 }
+
+
+def _text(value: Any, what: str) -> str:
+    """``value`` if it is a string, else ValidationError (ids, tokens, names)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    return value
 
 
 def _dumps(value: Any) -> str:
@@ -151,7 +158,7 @@ class SqliteDialectStore:
     # -- reads --------------------------------------------------------------------------
 
     def get_run(self, run_id: str, with_data: bool = True) -> Run:
-        run = self._load_run(run_id)
+        run = self._load_run(_text(run_id, "run id"))
         if run is None:
             raise NotFound("no such run", run_id=run_id)
         return run if with_data else strip_data(run)
@@ -160,6 +167,7 @@ class SqliteDialectStore:
                   cursor: str | None, order: str, with_data: bool) -> Page[Run]:
         where, params = [], []
         if workflow_name is not None:
+            _text(workflow_name, "workflow name")
             where.append("workflow_name = ?")
             params.append(workflow_name)
         if status is not None:
@@ -169,7 +177,7 @@ class SqliteDialectStore:
                           lambda row: Run.from_doc(json.loads(row[0])), with_data)
 
     def get_entity(self, kind: str, run_id: str, entity_id: str, with_data: bool = True) -> Any:
-        entity = self._load_entity(kind, run_id, entity_id)
+        entity = self._load_entity(kind, _text(run_id, "run id"), _text(entity_id, f"{kind} id"))
         if entity is None:
             raise NotFound(f"no such {kind}", run_id=run_id, entity_id=entity_id)
         return entity if with_data else strip_data(entity)
@@ -177,18 +185,21 @@ class SqliteDialectStore:
     def list_entities(self, kind: str, run_id: str, limit: int, cursor: str | None,
                       order: str, with_data: bool = True) -> Page[Any]:
         table, column, cls = _ENTITIES[kind]
+        _text(run_id, "run id")
         return self._page(table, ("created_at", column), ["run_id = ?"], [run_id], limit,
                           cursor, order, lambda row: cls.from_doc(json.loads(row[0])),
                           with_data)
 
     def get_hook_by_token(self, token: str) -> Hook:
-        hook = self._hook_by_token(token)
+        hook = self._hook_by_token(_text(token, "hook token"))
         if hook is None:
             raise NotFound(f"no live hook holds token {token!r}")
         return hook
 
     def list_events(self, run_id: str, limit: int, cursor: str | None, order: str,
                     with_data: bool) -> Page[Event]:
+        _text(run_id, "run id")
+
         def build(row: Any) -> Event:
             return Event.from_doc({"event_id": row[1], "run_id": run_id, "seq": row[2],
                                    "type": row[3], "correlation_id": row[4],
@@ -204,7 +215,8 @@ class SqliteDialectStore:
         where, params = list(where), list(params)
         op, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
         if cursor is not None:
-            values = decode_cursor(cursor, len(keys))
+            values = decode_cursor(cursor, len(keys),
+                                   tuple(int if k == "seq" else str for k in keys))
             where.append(f"({', '.join(keys)}) {op} ({', '.join('?' * len(keys))})")
             params.extend(values)
         sql = (f"SELECT {columns}, {', '.join(keys)} FROM {table}"

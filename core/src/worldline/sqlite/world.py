@@ -133,7 +133,8 @@ class _Runs(_Part):
                    status: RunStatus | str | None = None, limit: int = 100,
                    cursor: str | None = None, order: str = "asc",
                    with_data: bool = True) -> Page[Run]:
-        if status is not None and status not in RunStatus._value2member_map_:
+        if status is not None and (not isinstance(status, str)
+                                   or status not in RunStatus._value2member_map_):
             raise ValidationError(f"unknown run status {status!r}")
         return await self.world.call(SqliteDialectStore.list_runs, workflow_name, status,
                                      limit, cursor, order, with_data)
@@ -154,6 +155,11 @@ class _Events(_Part):
     async def create(self, run_id: str, event: NewEvent, *,
                      enqueue: Enqueue | None = None) -> EventResult:
         rules.validate(run_id, event)  # fail fast, before a thread hop
+        if enqueue is not None:
+            if not isinstance(enqueue, Enqueue):
+                raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r}")
+            rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
+                                   enqueue.delay)
         result = await self.world.call(SqliteDialectStore.create_event, run_id, event, enqueue)
         if enqueue is not None and result.event is not None:
             self.world.notify_queue()
@@ -189,14 +195,26 @@ class _Hooks(_Part):
 
 
 def _check_queue_args(queue: Any, payload: Any, key: Any, delay: Any) -> None:
-    if not isinstance(queue, str) or not queue:
-        raise ValidationError(f"queue name must be a non-empty string, got {queue!r}")
-    if not isinstance(payload, dict):
-        raise ValidationError(f"message payload must be a dict, got {type(payload).__name__}")
-    if key is not None and (not isinstance(key, str) or not key):
-        raise ValidationError(f"idempotency key must be a non-empty string, got {key!r}")
-    if not isinstance(delay, int | float) or delay < 0:
-        raise ValidationError(f"delay must be a number of seconds >= 0, got {delay!r}")
+    rules.validate_message(queue, payload, key, delay)
+
+
+def _check_seconds(value: Any, name: str, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
+            or (positive and value == 0):
+        raise ValidationError(f"{name} must be a number of seconds "
+                              f"{'> 0' if positive else '>= 0'}, got {value!r}")
+    return float(value)
+
+
+def _check_lease_args(queues: Any, visibility_timeout: Any, limit: Any, wait: Any) -> None:
+    if isinstance(queues, str | bytes):
+        raise ValidationError("queues must be a sequence of names, not one string")
+    if not all(isinstance(q, str) and q for q in queues):
+        raise ValidationError(f"queue names must be non-empty strings, got {queues!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError(f"limit must be an integer >= 1, got {limit!r}")
+    _check_seconds(visibility_timeout, "visibility_timeout", positive=True)
+    _check_seconds(wait, "wait")
 
 
 class _Queue(_Part):
@@ -210,8 +228,7 @@ class _Queue(_Part):
 
     async def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
                     limit: int = 1, wait: float = 0.0) -> list[Message]:
-        if isinstance(queues, str):
-            raise ValidationError("queues must be a sequence of names, not one string")
+        _check_lease_args(queues, visibility_timeout, limit, wait)
         names = list(queues)
         world = self.world
 
@@ -230,6 +247,11 @@ class _Queue(_Part):
         return found or []
 
     async def _settle(self, message: Message, how: str, seconds: float = 0.0) -> bool:
+        if not isinstance(message, Message):
+            raise ValidationError(f"{how}: expected a leased Message, "
+                                  f"got {type(message).__name__}")
+        seconds = _check_seconds(seconds, "visibility_timeout" if how == "extend" else "delay",
+                                 positive=how == "extend")
         done = await self.world.call(SqliteDialectStore.settle, message, how, seconds)
         if how in ("retry", "defer"):
             self.world.notify_queue()

@@ -1,8 +1,15 @@
-"""Registers the mongo world (work in progress: registers nothing yet)."""
+"""Registers the mongo world (``mongodb://``, ``mongodb+srv://``)."""
 
-from worldline.plugins import WorldSpec, hookimpl
+from __future__ import annotations
+
+from worldline.plugins import WorldSpec, hookimpl, lazy_factory
+
+from .url import SCHEMES, namespaced
 
 
 @hookimpl
 def worldline_worlds() -> list[WorldSpec]:
-    return []
+    return [WorldSpec(name="mongo", schemes=SCHEMES,
+                      factory=lazy_factory("worldline_mongo.world:MongoWorld"),
+                      namespaced=namespaced, package="worldline-mongo",
+                      description="MongoDB (single-document atomic updates, no transactions)")]

@@ -1,8 +1,15 @@
-"""Registers the redis world (work in progress: registers nothing yet)."""
+"""Registers the redis world (``redis://``, ``rediss://``, ``unix://``)."""
 
-from worldline.plugins import WorldSpec, hookimpl
+from __future__ import annotations
+
+from worldline.plugins import WorldSpec, hookimpl, lazy_factory
+
+from .options import SCHEMES, namespaced
 
 
 @hookimpl
 def worldline_worlds() -> list[WorldSpec]:
-    return []
+    return [WorldSpec(name="redis", schemes=SCHEMES,
+                      factory=lazy_factory("worldline_redis.world:RedisWorld"),
+                      namespaced=namespaced, package="worldline-redis",
+                      description="Redis 7 (Lua-script compare-and-swap, sorted-set queue)")]

@@ -8,7 +8,7 @@ from .world import LocalWorld, namespaced
 
 @hookimpl
 def worldline_worlds() -> list[WorldSpec]:
-    return [WorldSpec(name="local", schemes=("sqlite",), factory=LocalWorld,  # type: ignore[arg-type]
+    return [WorldSpec(name="local", schemes=("sqlite",), factory=LocalWorld,
 
                       namespaced=namespaced, package="worldline",
                       description="embedded SQLite file (the default)")]

@@ -1,0 +1,5 @@
+"""``python -m worldline …`` runs the CLI."""
+
+from .cli import main
+
+main()

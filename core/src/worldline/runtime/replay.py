@@ -1,0 +1,269 @@
+"""The run driver: replay a run from its log, then drive it live until it finishes or can
+make no progress here (suspension). New steps run inline while slots are free; the rest go
+through the queue. Every event this driver sees is applied in sequence order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..cursor import encode_cursor
+from ..errors import Conflict, Gone, NotFound
+from ..model import Event, EventType, NewEvent, Run, to_iso, utcnow
+from ..protocol import World
+from ..wakeup import WAKEUPS, run_finished_key
+from .codec import SerializationError, decode_call, encode
+from .context import Command, Context, activate, deactivate
+from .errors import error_doc
+from .loop import WorkflowLoop
+from .names import step_message, wake
+from .registry import WorkflowDef
+from .steps import execute_step
+
+log = logging.getLogger("worldline.runtime")
+
+
+@dataclass
+class DriverOptions:
+    inline: Callable[[], bool]  # may this driver run one more step inline now?
+    release: Callable[[], None]  # give back an inline slot
+    stopping: Callable[[], bool]
+    inline_grace: float = 60.0  # delay of the safety-net message of an inline step
+
+
+class RunDriver:
+    """One activation of one run on this worker."""
+
+    def __init__(self, world: World, run: Run, wf: WorkflowDef, options: DriverOptions):
+        self.world = world
+        self.run = run
+        self.wf = wf
+        self.options = options
+        self.last_seq = 0
+        self.loop = WorkflowLoop()
+        self.ctx = Context(run.run_id, self.loop, run.started_at or run.created_at)
+        self.inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.inline: set[asyncio.Task[Any]] = set()
+        self.running = 0  # inline steps whose "done" the driver has not absorbed yet
+        self.task: asyncio.Task[Any] | None = None
+
+    async def drive(self) -> None:
+        try:
+            await self._drive()
+        finally:
+            if self.inline:
+                await asyncio.gather(*self.inline, return_exceptions=True)
+            self._close()
+
+    async def _drive(self) -> None:
+        events = await self._read_after(0)
+        for event in events:  # know every recorded call before the code makes one
+            self.ctx.index(event)
+        args, kwargs = decode_call(self.run.input)
+        token = activate(self.ctx)
+        try:
+            self.task = self.loop.create_task(self.wf.fn(*args, **kwargs))
+        finally:
+            deactivate(token)
+        self.loop.run_until_idle()
+        for event in events:
+            self._apply(event)
+        while True:
+            if self.ctx.terminal:
+                return
+            if self.task.done():
+                await self._finish()
+                return
+            if self.loop.has_timers():
+                await self._fail_run({"type": "NonDeterminismError", "message":
+                                      "workflow code awaited a real timer; use "
+                                      "worldline.sleep()", "traceback": ""})
+                return
+            progressed = await self._write_commands(self.ctx.take_commands())
+            progressed |= await self._complete_due_waits()
+            if progressed:
+                continue
+            if self.running:
+                kind, value = await self.inbox.get()
+                await self._absorb(kind, value)
+                while not self.inbox.empty():
+                    await self._absorb(*self.inbox.get_nowait())
+                continue
+            fresh = await self._read_after(self.last_seq)
+            if fresh:
+                for event in fresh:
+                    self._apply(event)
+                continue
+            return  # suspended: a message will bring the run back
+
+    # -- events -----------------------------------------------------------------------------
+    async def _read_after(self, seq: int) -> list[Event]:
+        out: list[Event] = []
+        cursor = encode_cursor(seq) if seq else None
+        while True:
+            items, cursor = await self.world.events.list(self.run.run_id, cursor=cursor)
+            out.extend(items)
+            if cursor is None:
+                return out
+
+    def _apply(self, event: Event) -> None:
+        if event.seq <= self.last_seq:
+            return
+        self.last_seq = event.seq
+        self.ctx.observe(event)
+        self.loop.run_until_idle()
+
+    async def _see(self, event: Event | None) -> None:
+        """Apply an event we wrote, after any events before it that we have not seen."""
+        if event is None or event.seq <= self.last_seq:
+            return
+        if event.seq > self.last_seq + 1:
+            for gap in await self._read_after(self.last_seq):
+                if gap.seq < event.seq:
+                    self._apply(gap)
+        self._apply(event)
+
+    async def _absorb(self, kind: str, value: Any) -> None:
+        if kind == "event":
+            await self._see(value)
+        else:
+            self.running -= 1
+
+    # -- writing what the code asked for --------------------------------------------------------
+    async def _write_commands(self, commands: list[Command]) -> bool:
+        progressed = False
+        for cmd in commands:
+            if self.ctx.terminal:
+                return True
+            try:
+                if cmd.kind == "step":
+                    await self._create_step(cmd)
+                elif cmd.kind == "wait":
+                    delay = max(0.0, (cmd.resume_at - utcnow()).total_seconds()) \
+                        if cmd.resume_at else 0.0
+                    res = await self.world.events.create(
+                        self.run.run_id,
+                        NewEvent("wait_created", cmd.cid, {"resume_at": to_iso(cmd.resume_at)}),
+                        enqueue=wake(self.wf.name, self.run.run_id, cmd.cid, delay))
+                    await self._see(res.event)
+                else:
+                    data: dict[str, Any] = {"token": cmd.token}
+                    if cmd.metadata is not None:
+                        data["metadata"] = encode(cmd.metadata, "metadata")
+                    res = await self.world.events.create(
+                        self.run.run_id, NewEvent("hook_created", cmd.cid, data))
+                    await self._see(res.event)
+            except Conflict:
+                pass  # another activation created it: we wait for its outcome
+            except Gone:
+                self.ctx.terminal = "gone"
+            progressed = True
+        return progressed
+
+    async def _create_step(self, cmd: Command) -> None:
+        assert cmd.step is not None
+        inline = not self.options.stopping() and self.options.inline()
+        message = step_message(self.wf.name, self.run.run_id, cmd.cid, cmd.name,
+                               self.options.inline_grace if inline else 0.0)
+        try:
+            res = await self.world.events.create(
+                self.run.run_id, NewEvent("step_created", cmd.cid,
+                                          {"step_name": cmd.name, "input": cmd.input}),
+                enqueue=message)
+        except BaseException:
+            if inline:
+                self.options.release()
+            raise
+        await self._see(res.event)
+        if inline:
+            self.running += 1
+            task = asyncio.create_task(self._inline_step(cmd))
+            self.inline.add(task)
+            task.add_done_callback(self.inline.discard)
+
+    async def _inline_step(self, cmd: Command) -> None:
+        assert cmd.step is not None
+        try:
+            await execute_step(self.world, self.run.run_id, cmd.cid, cmd.step, cmd.input,
+                               continuation=None, inline=True,
+                               emit=lambda e: self.inbox.put_nowait(("event", e)))
+        except Exception:
+            log.exception("inline step %s of %s failed to settle", cmd.cid, self.run.run_id)
+        finally:
+            self.options.release()
+            self.inbox.put_nowait(("done", cmd.cid))
+
+    async def _complete_due_waits(self) -> bool:
+        due = self.ctx.due_waits(utcnow())
+        for cid in due:
+            try:
+                res = await self.world.events.create(self.run.run_id,
+                                                     NewEvent("wait_completed", cid))
+                await self._see(res.event)
+            except Conflict:
+                await self._catch_up()
+                self.ctx.waits.pop(cid, None)
+            except Gone:
+                self.ctx.terminal = "gone"
+        return bool(due)
+
+    async def _catch_up(self) -> None:
+        for event in await self._read_after(self.last_seq):
+            self._apply(event)
+
+    # -- the end ----------------------------------------------------------------------------
+    async def _finish(self) -> None:
+        assert self.task is not None
+        if self.task.cancelled():
+            return
+        exc = self.task.exception()
+        if exc is None:
+            try:
+                output = encode(self.task.result(), "workflow result")
+            except SerializationError as err:
+                await self._fail_run(error_doc(err))
+                return
+            await self._terminal(NewEvent("run_completed", data={"output": output}))
+        else:
+            await self._fail_run(error_doc(exc))
+
+    async def _fail_run(self, error: dict[str, Any]) -> None:
+        await self._terminal(NewEvent("run_failed", data={"error": error}))
+
+    async def _terminal(self, event: NewEvent) -> None:
+        with contextlib.suppress(Conflict, Gone, NotFound):  # someone else ended the run
+            await self.world.events.create(self.run.run_id, event)
+        WAKEUPS.notify(run_finished_key(self.run.run_id))
+
+    def _close(self) -> None:
+        """Cancel whatever workflow code is still waiting (suspension), then close."""
+        pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            with contextlib.suppress(Exception):
+                self.loop.run_until_idle()
+        self.loop.close()
+
+
+async def with_lease(extend: Callable[[], Awaitable[bool]], every: float,
+                     work: Awaitable[Any]) -> Any:
+    """Run ``work`` while extending a lease every ``every`` seconds."""
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(every)
+            if not await extend():
+                return
+
+    keeper = asyncio.create_task(keep())
+    try:
+        return await work
+    finally:
+        keeper.cancel()
+
+
+__all__ = ["DriverOptions", "EventType", "RunDriver", "with_lease"]

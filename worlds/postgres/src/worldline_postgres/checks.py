@@ -1,0 +1,49 @@
+"""Argument checks of the queue API: bad input is a ValidationError before any I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worldline.errors import ValidationError
+from worldline.model import Message
+
+
+def seconds(value: Any, name: str, *, positive: bool = False) -> float:
+    """``value`` as float seconds (``>= 0``, or ``> 0`` when ``positive``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
+            or (positive and value == 0):
+        raise ValidationError(f"{name} must be a number of seconds "
+                              f"{'> 0' if positive else '>= 0'}, got {value!r}")
+    return float(value)
+
+
+def text(value: Any, what: str) -> str:
+    """An id, token or name used as a SQL parameter must be a string."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def lease_args(queues: Any, visibility_timeout: Any, limit: Any, wait: Any) -> list[str]:
+    """Check ``lease``'s arguments; return the queue names as a list."""
+    if isinstance(queues, str | bytes):
+        raise ValidationError("queues must be a sequence of names, not one string")
+    try:
+        names = list(queues)
+    except TypeError:
+        raise ValidationError(f"queues must be a sequence of names, got {queues!r}") from None
+    if not all(isinstance(q, str) and q for q in names):
+        raise ValidationError(f"queue names must be non-empty strings, got {names!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError(f"limit must be an integer >= 1, got {limit!r}")
+    seconds(visibility_timeout, "visibility_timeout", positive=True)
+    seconds(wait, "wait")
+    return names
+
+
+def settle_args(message: Any, how: str, value: Any) -> float:
+    """Check a settlement's message and seconds; return the seconds as float."""
+    if not isinstance(message, Message):
+        raise ValidationError(f"{how}: expected a leased Message, got {type(message).__name__}")
+    return seconds(value, "visibility_timeout" if how == "extend" else "delay",
+                   positive=how == "extend")

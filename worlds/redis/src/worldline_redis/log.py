@@ -1,0 +1,259 @@
+"""``events.create`` as an optimistic compare-and-swap, and the log / projection reads.
+
+One write = one ``LOAD`` round trip (server time, run, entity, token holder, idempotency
+holder, read atomically), ``rules.decide`` in Python, then one ``APPEND`` script that
+re-checks the run's ``seq`` (the version of the run *and* of everything it owns: every
+change to a run's steps, waits and hooks appends an event to that run), the token holder
+and the idempotency holder, and only then writes. If a version moved, ``APPEND`` writes
+nothing and we re-read and re-decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import worldline.rules as rules
+from worldline.cursor import check_page_args, decode_cursor, encode_cursor
+from worldline.errors import Conflict, NotFound, ValidationError
+from worldline.ids import new_id
+from worldline.model import (
+    Enqueue,
+    Event,
+    EventResult,
+    Hook,
+    NewEvent,
+    Page,
+    Run,
+    RunStatus,
+    Step,
+    Wait,
+)
+from worldline.strip import strip_data
+
+if TYPE_CHECKING:
+    from .world import RedisWorld
+
+#: entity kind -> (id field, class)
+ENTITIES: dict[str, tuple[str, type[Any]]] = {
+    "step": ("step_id", Step), "wait": ("wait_id", Wait), "hook": ("hook_id", Hook)}
+#: compare-and-swap attempts before giving up (each failed attempt means another writer won)
+MAX_ATTEMPTS = 64
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def create_event(world: RedisWorld, run_id: str, event: NewEvent,
+                       enqueue: Enqueue | None) -> EventResult:
+    """Validate, decide and append one event atomically (plus ``enqueue`` if appended)."""
+    event = rules.validate(run_id, event)
+    if enqueue is not None:
+        if not isinstance(enqueue, Enqueue):
+            raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r}", run_id=run_id)
+        rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
+                               enqueue.delay)
+    for attempt in range(MAX_ATTEMPTS):
+        result = await _try_once(world, run_id, event, enqueue)
+        if result is not None:
+            return result
+        if attempt >= 2:  # heavy contention: let the winners through
+            await asyncio.sleep(random.uniform(0, 0.001 * min(attempt, 20)))
+    raise Conflict(f"{event.type}: gave up after {MAX_ATTEMPTS} contended attempts",
+                   run_id=run_id, entity_id=event.correlation_id)
+
+
+async def _try_once(world: RedisWorld, run_id: str, event: NewEvent,
+                    enqueue: Enqueue | None) -> EventResult | None:
+    keys = world.keys
+    kind = str(event.type).split("_", 1)[0]
+    entity_key = keys.entities(kind, run_id) if kind != "run" else keys.none
+    token = event.data.get("token", "") if event.type == "hook_created" else ""
+    idem_key = (event.data.get("idempotency_key") or "") if event.type == "run_created" else ""
+    raw = await world.scripts.load(
+        keys=[keys.run(run_id), entity_key, keys.tokens, keys.idempotency],
+        args=[(event.correlation_id or "") if kind != "run" else "", token, idem_key])
+    sec, usec, run_doc, seq, entity_doc, holder_doc, idem_holder = map(_text, raw)
+    now = datetime.fromtimestamp(int(sec), UTC).replace(microsecond=int(usec))
+    run = Run.from_doc(json.loads(run_doc)) if run_doc else None
+    entity = ENTITIES[kind][1].from_doc(json.loads(entity_doc)) \
+        if kind != "run" and entity_doc else None
+    holder = Hook.from_doc(json.loads(holder_doc)) if holder_doc else None
+    decision = rules.decide(run_id, event, run, entity, now=now, token_holder=holder,
+                            idempotency_holder=idem_holder or None)
+    if decision.event_type is None:
+        return EventResult(None, decision.run, decision.entity)
+    new_seq = int(seq) + 1
+    new_run = decision.run.replace(last_seq=new_seq)
+    recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=new_seq,
+                     type=decision.event_type, correlation_id=event.correlation_id,
+                     data=decision.data, created_at=now)
+    old_status = run.status.value if run is not None else ""
+    new_status = new_run.status.value
+    released = new_run.status in (RunStatus.FAILED, RunStatus.CANCELLED) \
+        and run is not None and not run.status.terminal and new_run.idempotency_key
+    entity_out = decision.entity if decision.entity_changed else None
+    op: dict[str, Any] = {
+        "run_id": run_id, "expect_seq": int(seq), "event": dumps(recorded.to_doc()),
+        "run_doc": dumps(new_run.to_doc()), "created": run is None,
+        "status_changed": run is not None and old_status != new_status,
+        "token": token, "token_holder": holder_doc, "idem_key": idem_key,
+        "idem_holder": idem_holder, "release_key": new_run.idempotency_key if released else "",
+        "entity_id": event.correlation_id or "",
+        "entity_doc": dumps(entity_out.to_doc()) if entity_out is not None else "",
+        "new_token": token if kind == "hook" and entity_out is not None else "",
+        "delete_hook": decision.delete_entity, "clear_children": decision.clear_run_children,
+        "retention": world.options.dedupe_retention,
+    }
+    queue_keys = [keys.none] * 6
+    if enqueue is not None:
+        queue_keys = keys.queue_keys(enqueue.queue)
+        op["enqueue"] = {"queue": enqueue.queue, "message_id": new_id("msg"),
+                         "payload": dumps(enqueue.payload),
+                         "key": enqueue.idempotency_key or "", "delay": float(enqueue.delay)}
+    wf = new_run.workflow_name
+    reply = await world.scripts.append(keys=[
+        keys.run(run_id), keys.events(run_id), entity_key, keys.entities("hook", run_id),
+        keys.entities("wait", run_id), keys.tokens, keys.idempotency, keys.all_runs,
+        keys.runs_by(wf, None), keys.runs_by(None, old_status or new_status),
+        keys.runs_by(None, new_status), keys.runs_by(wf, old_status or new_status),
+        keys.runs_by(wf, new_status), *queue_keys], args=[dumps(op)])
+    if _text(reply[0]) != "ok":
+        return None
+    return EventResult(recorded, new_run, decision.entity)
+
+
+# -- reads ------------------------------------------------------------------------------
+
+def check_text(value: Any, what: str) -> str:
+    """``value`` if it is a string, else ValidationError (ids, tokens, names)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+async def get_run(world: RedisWorld, run_id: str, with_data: bool = True) -> Run:
+    check_text(run_id, "run id")
+    doc = await world.client.hget(world.keys.run(run_id), "doc")
+    if doc is None:
+        raise NotFound("no such run", run_id=run_id)
+    run = Run.from_doc(json.loads(doc))
+    return run if with_data else strip_data(run)
+
+
+async def list_runs(world: RedisWorld, workflow_name: str | None, status: str | None,
+                    limit: int, cursor: str | None, order: str, with_data: bool) -> Page[Run]:
+    check_page_args(limit, order)
+    if status is not None and (not isinstance(status, str)
+                               or status not in RunStatus._value2member_map_):
+        raise ValidationError(f"unknown run status {status!r}")
+    if workflow_name is not None:
+        check_text(workflow_name, "workflow name")
+    index = world.keys.runs_by(workflow_name, None if status is None else str(status))
+    after = None if cursor is None else str(decode_cursor(cursor, 1, (str,))[0])
+    if order == "asc":
+        bounds = ["-" if after is None else "(" + after, "+"]
+    else:
+        bounds = ["+" if after is None else "(" + after, "-", "REV"]
+    ids = await world.client.execute_command("ZRANGE", index, bounds[0], bounds[1], "BYLEX",
+                                             *bounds[2:], "LIMIT", 0, limit + 1)
+    ids = [_text(i) for i in ids]
+    more = len(ids) > limit
+    ids = ids[:limit]
+    docs = await _hget_many(world, [(world.keys.run(i), "doc") for i in ids])
+    runs = [Run.from_doc(json.loads(d)) for d in docs if d is not None]
+    if not with_data:
+        runs = [strip_data(r) for r in runs]
+    return Page(runs, encode_cursor(ids[-1]) if more and ids else None)
+
+
+async def _hget_many(world: RedisWorld, fields: list[tuple[str, str]]) -> list[Any]:
+    if not fields:
+        return []
+    async with world.client.pipeline(transaction=False) as pipe:
+        for key, field in fields:
+            pipe.hget(key, field)
+        return list(await pipe.execute())
+
+
+async def get_entity(world: RedisWorld, kind: str, run_id: str, entity_id: str,
+                     with_data: bool = True) -> Any:
+    check_text(run_id, "run id")
+    check_text(entity_id, f"{kind} id")
+    doc = await world.client.hget(world.keys.entities(kind, run_id), entity_id)
+    if doc is None:
+        raise NotFound(f"no such {kind}", run_id=run_id, entity_id=entity_id)
+    entity = ENTITIES[kind][1].from_doc(json.loads(doc))
+    return entity if with_data else strip_data(entity)
+
+
+async def list_entities(world: RedisWorld, kind: str, run_id: str, limit: int,
+                        cursor: str | None, order: str, with_data: bool = True) -> Page[Any]:
+    """A run's steps / waits / hooks by ``(created_at, id)`` (the whole hash is read: a
+    run's entities are few compared with a run list)."""
+    check_page_args(limit, order)
+    check_text(run_id, "run id")
+    column, cls = ENTITIES[kind]
+    docs = [json.loads(d) for d in await world.client.hvals(world.keys.entities(kind, run_id))]
+
+    def key(doc: dict[str, Any]) -> tuple[str, str]:
+        return (doc["created_at"], doc[column])
+
+    docs.sort(key=key, reverse=order == "desc")
+    if cursor is not None:
+        mark = tuple(str(v) for v in decode_cursor(cursor, 2, (str, str)))
+        docs = [d for d in docs if (key(d) > mark if order == "asc" else key(d) < mark)]
+    page, more = docs[:limit], len(docs) > limit
+    items = [cls.from_doc(d) for d in page]
+    if not with_data:
+        items = [strip_data(i) for i in items]
+    return Page(items, encode_cursor(*key(page[-1])) if more and page else None)
+
+
+async def get_hook_by_token(world: RedisWorld, token: str) -> Hook:
+    check_text(token, "hook token")
+    doc = await world.client.hget(world.keys.tokens, token)
+    if doc is None:
+        raise NotFound(f"no live hook holds token {token!r}")
+    return Hook.from_doc(json.loads(doc))
+
+
+async def list_events(world: RedisWorld, run_id: str, limit: int, cursor: str | None,
+                      order: str, with_data: bool) -> Page[Event]:
+    """Element ``i`` of the events list has ``seq = i + 1``, so a page is one LRANGE."""
+    check_page_args(limit, order)
+    key = world.keys.events(check_text(run_id, "run id"))
+    after = None if cursor is None else decode_cursor(cursor, 1, (int,))[0]
+    if after is not None and after < 0:
+        raise ValidationError(f"malformed cursor {cursor!r}")
+    if order == "asc":
+        start = 0 if after is None else after
+        raw = await world.client.lrange(key, start, start + limit)
+        more, raw = len(raw) > limit, raw[:limit]
+    else:
+        if after is None:
+            raw = await world.client.lrange(key, -(limit + 1), -1)
+            more = len(raw) > limit
+            raw = raw[-limit:] if more else raw
+        else:
+            end = after - 2
+            start = max(0, end - limit + 1)
+            raw = await world.client.lrange(key, start, end) if end >= 0 else []
+            more = start > 0
+        raw.reverse()
+    events = [Event.from_doc(json.loads(r)) for r in raw]
+    if not with_data:
+        events = [strip_data(e) for e in events]
+    return Page(events, encode_cursor(events[-1].seq) if more and events else None)
+
+
+async def raw_events(world: RedisWorld, run_id: str) -> list[dict[str, Any]]:
+    return [json.loads(r) for r in await world.client.lrange(world.keys.events(run_id), 0, -1)]

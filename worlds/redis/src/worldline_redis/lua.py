@@ -1,0 +1,228 @@
+"""The Lua scripts. Each write is one script execution, so it is atomic on the server.
+
+The transition rules are NOT here: Python reads the state (``LOAD``), asks
+``worldline.rules.decide``, and ``APPEND`` re-checks every version the decision depended on
+before writing anything (optimistic compare-and-swap). Times come from ``TIME``.
+"""
+
+from __future__ import annotations
+
+#: helpers shared by the scripts that write queue messages
+_LIB = r"""
+local function now_secs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function fmt(x)
+  return string.format('%.6f', x)
+end
+
+local function wake(knotify)
+  redis.call('LPUSH', knotify, '1')
+  redis.call('LTRIM', knotify, 0, 63)
+end
+
+-- Add a message, de-duplicated by idempotency key; returns the (possibly existing) id.
+-- ks = {queue zset, messages, payloads, message keys, acked keys, notify list}
+local function enqueue(ks, queue, msg_id, payload, key, delay, retention, now)
+  if key ~= '' then
+    local existing = redis.call('HGET', ks[4], key)
+    if existing then
+      local acked = redis.call('ZSCORE', ks[5], key)
+      if (not acked) or tonumber(acked) > now - retention then
+        return existing
+      end
+      redis.call('ZREM', ks[5], key)
+    end
+    redis.call('HSET', ks[4], key, msg_id)
+  end
+  redis.call('HSET', ks[2], msg_id, cjson.encode(
+    {queue = queue, attempt = 0, deliveries = 0, lease_id = '', key = key}))
+  redis.call('HSET', ks[3], msg_id, payload)
+  redis.call('ZADD', ks[1], fmt(now + delay), msg_id)
+  wake(ks[6])
+  return msg_id
+end
+"""
+
+#: KEYS: run, entity hash, tokens, idempotency. ARGV: entity id, token, idempotency key.
+#: Returns the server time and everything ``rules.decide`` needs, read atomically.
+LOAD = r"""
+local t = redis.call('TIME')
+local run = redis.call('HMGET', KEYS[1], 'doc', 'seq')
+local ent, tok, idem = '', '', ''
+if ARGV[1] ~= '' then ent = redis.call('HGET', KEYS[2], ARGV[1]) or '' end
+if ARGV[2] ~= '' then tok = redis.call('HGET', KEYS[3], ARGV[2]) or '' end
+if ARGV[3] ~= '' then idem = redis.call('HGET', KEYS[4], ARGV[3]) or '' end
+return {t[1], t[2], run[1] or '', run[2] or '0', ent, tok, idem}
+"""
+
+#: KEYS: 1 run, 2 events, 3 entity hash, 4 hooks, 5 waits, 6 tokens, 7 idempotency,
+#:       8 all runs, 9 runs by workflow, 10 old status, 11 new status,
+#:       12 old workflow+status, 13 new workflow+status, 14-19 queue keys (see Keys.queue_keys)
+#: ARGV[1]: the decision as JSON (see worldline_redis.log._op).
+#: Returns {'retry'} if any version moved (nothing written), else {'ok', message id or ''}
+#: ({'ok', 'resent'} when a resend finds its own event already appended).
+APPEND = _LIB + r"""
+local op = cjson.decode(ARGV[1])
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if seq ~= op.expect_seq then
+  -- a resend of this very call (redis-py retries after a lost reply) already appended it
+  if seq > op.expect_seq and redis.call('LINDEX', KEYS[2], op.expect_seq) == op.event then
+    return {'ok', 'resent'}
+  end
+  return {'retry'}
+end
+if op.token ~= '' and (redis.call('HGET', KEYS[6], op.token) or '') ~= op.token_holder then
+  return {'retry'}
+end
+if op.idem_key ~= '' and (redis.call('HGET', KEYS[7], op.idem_key) or '') ~= op.idem_holder then
+  return {'retry'}
+end
+
+redis.call('RPUSH', KEYS[2], op.event)
+redis.call('HSET', KEYS[1], 'doc', op.run_doc, 'seq', seq + 1)
+if op.created then
+  redis.call('ZADD', KEYS[8], 0, op.run_id)
+  redis.call('ZADD', KEYS[9], 0, op.run_id)
+  redis.call('ZADD', KEYS[11], 0, op.run_id)
+  redis.call('ZADD', KEYS[13], 0, op.run_id)
+  if op.idem_key ~= '' then redis.call('HSET', KEYS[7], op.idem_key, op.run_id) end
+elseif op.status_changed then
+  redis.call('ZREM', KEYS[10], op.run_id)
+  redis.call('ZREM', KEYS[12], op.run_id)
+  redis.call('ZADD', KEYS[11], 0, op.run_id)
+  redis.call('ZADD', KEYS[13], 0, op.run_id)
+end
+if op.release_key ~= '' and redis.call('HGET', KEYS[7], op.release_key) == op.run_id then
+  redis.call('HDEL', KEYS[7], op.release_key)
+end
+if op.entity_doc ~= '' then
+  redis.call('HSET', KEYS[3], op.entity_id, op.entity_doc)
+  if op.new_token ~= '' then redis.call('HSET', KEYS[6], op.new_token, op.entity_doc) end
+end
+if op.delete_hook then
+  local doc = redis.call('HGET', KEYS[4], op.entity_id)
+  if doc then
+    local token = cjson.decode(doc).token
+    if redis.call('HGET', KEYS[6], token) == doc then redis.call('HDEL', KEYS[6], token) end
+    redis.call('HDEL', KEYS[4], op.entity_id)
+  end
+end
+if op.clear_children then
+  for _, doc in ipairs(redis.call('HVALS', KEYS[4])) do
+    local token = cjson.decode(doc).token
+    if redis.call('HGET', KEYS[6], token) == doc then redis.call('HDEL', KEYS[6], token) end
+  end
+  redis.call('DEL', KEYS[4], KEYS[5])
+end
+local msg = ''
+if op.enqueue then
+  local e = op.enqueue
+  msg = enqueue({KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]}, e.queue,
+                e.message_id, e.payload, e.key, e.delay, op.retention, now_secs())
+end
+return {'ok', msg}
+"""
+
+#: KEYS: Keys.queue_keys(queue). ARGV: queue, message id, payload, key, delay, retention.
+ENQUEUE = _LIB + r"""
+return enqueue(KEYS, ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]),
+               tonumber(ARGV[6]), now_secs())
+"""
+
+#: KEYS: messages, payloads, then one sorted set per queue.
+#: ARGV: visibility timeout, limit, then ``limit`` fresh lease ids.
+#: Returns {leased: {id, meta, payload}..., seconds until the next message is visible or ''}.
+LEASE = _LIB + r"""
+local now = now_secs()
+local vt, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local found = {}
+for i = 3, #KEYS do
+  local got = redis.call('ZRANGE', KEYS[i], '-inf', fmt(now), 'BYSCORE', 'LIMIT', 0, limit,
+                         'WITHSCORES')
+  for j = 1, #got, 2 do
+    found[#found + 1] = {KEYS[i], got[j], tonumber(got[j + 1])}
+  end
+end
+table.sort(found, function(a, b) return a[3] < b[3] end)
+local out = {}
+for i = 1, math.min(limit, #found) do
+  local zkey, id = found[i][1], found[i][2]
+  local meta = cjson.decode(redis.call('HGET', KEYS[1], id))
+  meta.lease_id = ARGV[2 + i]
+  meta.deliveries = meta.deliveries + 1
+  local encoded = cjson.encode(meta)
+  redis.call('HSET', KEYS[1], id, encoded)
+  redis.call('ZADD', zkey, fmt(now + vt), id)
+  out[#out + 1] = {id, encoded, redis.call('HGET', KEYS[2], id)}
+end
+local due = ''
+if #out == 0 then
+  local best = nil
+  for i = 3, #KEYS do
+    local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    if first[2] and (best == nil or tonumber(first[2]) < best) then best = tonumber(first[2]) end
+  end
+  if best then due = fmt(math.max(0, best - now)) end
+end
+return {out, due}
+"""
+
+#: KEYS: Keys.queue_keys(message.queue). ARGV: how, message id, lease id, seconds, retention.
+#: Fenced by the lease id: returns 0 (nothing changed) if the lease was lost.
+SETTLE = _LIB + r"""
+local how, id = ARGV[1], ARGV[2]
+local raw = redis.call('HGET', KEYS[2], id)
+if not raw then return 0 end
+local meta = cjson.decode(raw)
+if meta.lease_id == '' or meta.lease_id ~= ARGV[3] then return 0 end
+local now, seconds = now_secs(), tonumber(ARGV[4])
+if how == 'ack' then
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[1], id)
+  if meta.key ~= '' then redis.call('ZADD', KEYS[5], fmt(now), meta.key) end
+  local cutoff = fmt(now - tonumber(ARGV[5]))
+  local old = redis.call('ZRANGE', KEYS[5], '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, 100)
+  for _, key in ipairs(old) do
+    redis.call('HDEL', KEYS[4], key)
+    redis.call('ZREM', KEYS[5], key)
+  end
+elseif how == 'extend' then
+  redis.call('ZADD', KEYS[1], fmt(now + seconds), id)
+else
+  meta.lease_id = ''
+  meta.deliveries = 0
+  if how == 'retry' then meta.attempt = meta.attempt + 1 end
+  redis.call('HSET', KEYS[2], id, cjson.encode(meta))
+  redis.call('ZADD', KEYS[1], fmt(now + math.max(0, seconds)), id)
+  wake(KEYS[6])
+end
+return 1
+"""
+
+#: KEYS: stream meta hash, stream. ARGV: name, 's' or 'b', chunk.
+#: Returns the chunk's index, or -1 if the stream is closed.
+STREAM_WRITE = r"""
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local m = raw and cjson.decode(raw) or {chunks = 0, closed = false}
+if m.closed then return -1 end
+local index = m.chunks
+redis.call('XADD', KEYS[2], (index + 1) .. '-0', 't', ARGV[2], 'c', ARGV[3])
+m.chunks = index + 1
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
+return index
+"""
+
+#: KEYS: stream meta hash, stream. ARGV: name. Idempotent.
+STREAM_CLOSE = r"""
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local m = raw and cjson.decode(raw) or {chunks = 0, closed = false}
+if m.closed then return 0 end
+m.closed = true
+redis.call('XADD', KEYS[2], (m.chunks + 1) .. '-0', 'eof', '1')
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
+return 1
+"""
