@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .. import rules
+from .. import checks, rules
 from ..errors import ValidationError
 from ..model import (
     JSON,
@@ -194,33 +194,10 @@ class _Hooks(_Part):
                                      cursor, order)
 
 
-def _check_queue_args(queue: Any, payload: Any, key: Any, delay: Any) -> None:
-    rules.validate_message(queue, payload, key, delay)
-
-
-def _check_seconds(value: Any, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
-            or (positive and value == 0):
-        raise ValidationError(f"{name} must be a number of seconds "
-                              f"{'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)
-
-
-def _check_lease_args(queues: Any, visibility_timeout: Any, limit: Any, wait: Any) -> None:
-    if isinstance(queues, str | bytes):
-        raise ValidationError("queues must be a sequence of names, not one string")
-    if not all(isinstance(q, str) and q for q in queues):
-        raise ValidationError(f"queue names must be non-empty strings, got {queues!r}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError(f"limit must be an integer >= 1, got {limit!r}")
-    _check_seconds(visibility_timeout, "visibility_timeout", positive=True)
-    _check_seconds(wait, "wait")
-
-
 class _Queue(_Part):
     async def enqueue(self, queue: str, payload: dict[str, JSON], *,
                       idempotency_key: str | None = None, delay: float = 0.0) -> str:
-        _check_queue_args(queue, payload, idempotency_key, delay)
+        rules.validate_message(queue, payload, idempotency_key, delay)
         message_id = await self.world.call(SqliteDialectStore.enqueue, queue, payload,
                                            idempotency_key, float(delay))
         self.world.notify_queue()
@@ -228,8 +205,7 @@ class _Queue(_Part):
 
     async def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
                     limit: int = 1, wait: float = 0.0) -> list[Message]:
-        _check_lease_args(queues, visibility_timeout, limit, wait)
-        names = list(queues)
+        names = checks.lease_args(queues, visibility_timeout, limit, wait)
         world = self.world
 
         async def attempt() -> list[Message] | None:
@@ -247,11 +223,7 @@ class _Queue(_Part):
         return found or []
 
     async def _settle(self, message: Message, how: str, seconds: float = 0.0) -> bool:
-        if not isinstance(message, Message):
-            raise ValidationError(f"{how}: expected a leased Message, "
-                                  f"got {type(message).__name__}")
-        seconds = _check_seconds(seconds, "visibility_timeout" if how == "extend" else "delay",
-                                 positive=how == "extend")
+        seconds = checks.settle_args(message, how, seconds)
         done = await self.world.call(SqliteDialectStore.settle, message, how, seconds)
         if how in ("retry", "defer"):
             self.world.notify_queue()

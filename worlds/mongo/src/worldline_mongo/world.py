@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import worldline.rules as rules
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
+from worldline import checks
 from worldline.errors import ValidationError, WorldUnavailable
 from worldline.model import (
     JSON,
@@ -170,8 +171,8 @@ class _Events(_Part):
         if enqueue is not None:
             if not isinstance(enqueue, Enqueue):
                 raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r}")
-            _check_queue_args(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
-                              enqueue.delay)
+            rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
+                                   enqueue.delay)
         result = await self.world.call(log.create_event, run_id, event, enqueue)
         if enqueue is not None and result.event is not None:
             self.world.notify("queue")
@@ -206,33 +207,10 @@ class _Hooks(_Part):
                                      order)
 
 
-def _check_queue_args(queue: Any, payload: Any, key: Any, delay: Any) -> None:
-    rules.validate_message(queue, payload, key, delay)
-
-
-def _check_seconds(value: Any, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
-            or (positive and value == 0):
-        raise ValidationError(f"{name} must be a number of seconds "
-                              f"{'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)
-
-
-def _check_lease_args(queues: Any, visibility_timeout: Any, limit: Any, wait: Any) -> None:
-    if isinstance(queues, str | bytes):
-        raise ValidationError("queues must be a sequence of names, not one string")
-    if not all(isinstance(q, str) and q for q in queues):
-        raise ValidationError(f"queue names must be non-empty strings, got {queues!r}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError(f"limit must be an integer >= 1, got {limit!r}")
-    _check_seconds(visibility_timeout, "visibility_timeout", positive=True)
-    _check_seconds(wait, "wait")
-
-
 class _Queue(_Part):
     async def enqueue(self, queue: str, payload: dict[str, JSON], *,
                       idempotency_key: str | None = None, delay: float = 0.0) -> str:
-        _check_queue_args(queue, payload, idempotency_key, delay)
+        rules.validate_message(queue, payload, idempotency_key, delay)
         store = await self.world.store()
         message_id = await self.world.call(_put, queue, payload, idempotency_key,
                                            store.epoch() + float(delay))
@@ -241,8 +219,7 @@ class _Queue(_Part):
 
     async def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
                     limit: int = 1, wait: float = 0.0) -> list[Message]:
-        _check_lease_args(queues, visibility_timeout, limit, wait)
-        names = list(queues)
+        names = checks.lease_args(queues, visibility_timeout, limit, wait)
         world = self.world
         store = await world.store()
 
@@ -265,11 +242,7 @@ class _Queue(_Part):
         return found or []
 
     async def _settle(self, message: Message, how: str, seconds: float = 0.0) -> bool:
-        if not isinstance(message, Message):
-            raise ValidationError(f"{how}: expected a leased Message, "
-                                  f"got {type(message).__name__}")
-        seconds = _check_seconds(seconds, "visibility_timeout" if how == "extend" else "delay",
-                                 positive=how == "extend")
+        seconds = checks.settle_args(message, how, seconds)
         done = await self.world.call(queue.settle, message, how, seconds)
         if how in ("retry", "defer"):
             self.world.notify("queue")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from worldline import rules
+from worldline import checks, rules
 from worldline.errors import ValidationError, WorldUnavailable
 from worldline.model import (
     JSON,
@@ -31,7 +31,7 @@ from worldline.model import (
 )
 from worldline.wakeup import WAKEUPS, poll_until
 
-from . import checks, events, reads, schema, streams
+from . import events, reads, schema, streams
 from . import queue as queue_sql
 from .listener import NotifyListener
 from .options import PostgresOptions, parse_url, redact

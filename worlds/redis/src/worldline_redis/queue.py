@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import worldline.rules as rules
-from worldline.errors import ValidationError
+from worldline import checks
 from worldline.ids import new_id
 from worldline.model import JSON, Message
 
@@ -28,14 +28,6 @@ if TYPE_CHECKING:
 Settlement = Literal["ack", "retry", "defer", "extend"]
 #: most messages one lease call takes (each needs a fresh lease id as a script argument)
 MAX_BATCH = 1000
-
-
-def check_seconds(value: Any, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 \
-            or (positive and value == 0):
-        raise ValidationError(f"{name} must be a number of seconds "
-                              f"{'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)
 
 
 def _text(value: bytes | str) -> str:
@@ -78,16 +70,8 @@ class RedisQueue:
     async def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
                     limit: int = 1, wait: float = 0.0) -> list[Message]:
         """Lease up to ``limit`` visible messages; block up to ``wait`` seconds for one."""
-        if isinstance(queues, str | bytes):
-            raise ValidationError("queues must be a sequence of names, not one string")
-        names = list(queues)
-        if not all(isinstance(n, str) and n for n in names):
-            raise ValidationError(f"queue names must be non-empty strings, got {names!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError(f"limit must be an integer >= 1, got {limit!r}")
-        visibility_timeout = check_seconds(visibility_timeout, "visibility_timeout",
-                                           positive=True)
-        wait = check_seconds(wait, "wait")
+        names = checks.lease_args(queues, visibility_timeout, limit, wait)
+        visibility_timeout, wait = float(visibility_timeout), float(wait)
         limit = min(limit, MAX_BATCH)
         if not names:
             return []
@@ -105,10 +89,7 @@ class RedisQueue:
             await self.world.blpop(notify, block)
 
     async def _settle(self, message: Message, how: Settlement, seconds: float = 0.0) -> bool:
-        if not isinstance(message, Message):
-            raise ValidationError(f"expected a leased Message, got {type(message).__name__}")
-        seconds = check_seconds(seconds, "visibility_timeout" if how == "extend" else "delay",
-                                positive=how == "extend")
+        seconds = checks.settle_args(message, how, seconds)
         world = self.world
         done = await world.scripts.settle(
             keys=world.keys.queue_keys(message.queue),

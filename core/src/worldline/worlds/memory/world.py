@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
-from ... import rules
+from ... import checks, rules
 from ...errors import ValidationError
 from ...model import (
     JSON,
@@ -62,14 +61,6 @@ def namespaced(url: str, name: str) -> str:
     """The same world isolated under ``name``: ``memory://<base>-<name>``."""
     base = parse_url(url)
     return f"memory://{base}-{name}" if base else f"memory://{name}"
-
-
-def _seconds(value: Any, what: str, *, positive: bool = False) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) \
-            or not (value > 0 if positive else value >= 0) or value == float("inf"):
-        raise ValidationError(f"{what} must be a finite number of seconds "
-                              f"{'> 0' if positive else '>= 0'}, got {value!r}")
-    return float(value)
 
 
 class MemoryWorld:
@@ -192,14 +183,8 @@ class _Queue(_Part):
 
     async def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
                     limit: int = 1, wait: float = 0.0) -> list[Message]:
-        if isinstance(queues, str | bytes) or not isinstance(queues, Sequence | set | frozenset) \
-                or not all(isinstance(q, str) and q for q in queues):
-            raise ValidationError(f"queues must be a sequence of names, got {queues!r}")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise ValidationError(f"limit must be an integer >= 1, got {limit!r}")
-        timeout = _seconds(visibility_timeout, "visibility_timeout", positive=True)
-        wait = _seconds(wait, "wait")
-        names, state = list(queues), self.world.state
+        names = checks.lease_args(queues, visibility_timeout, limit, wait)
+        timeout, state = float(visibility_timeout), self.world.state
 
         async def attempt() -> list[Message] | None:
             return queue.lease(state, names, timeout, limit) or None
@@ -213,11 +198,8 @@ class _Queue(_Part):
             return await poll_until(attempt, listener, wait, next_due=next_due) or []
 
     async def _settle(self, message: Message, how: queue.Settlement, seconds: float) -> bool:
-        if not isinstance(message, Message):
-            raise ValidationError(f"expected a leased Message, got {type(message).__name__}")
         done = queue.settle(self.world.state, message, how,
-                            _seconds(seconds, "delay", positive=how == "extend"),
-                            DEDUPE_RETENTION)
+                            checks.settle_args(message, how, seconds), DEDUPE_RETENTION)
         if how in ("retry", "defer"):
             WAKEUPS.notify(self.world.key("queue"))
         return done

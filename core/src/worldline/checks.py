@@ -1,18 +1,20 @@
-"""Argument checks of the queue API: bad input is a ValidationError before any I/O."""
+"""Argument checks shared by every world's queue API: bad input is a ValidationError
+before any I/O, with the same message on every backend."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from worldline.errors import ValidationError
-from worldline.model import Message
+from .errors import ValidationError
+from .model import Message
 
 
 def seconds(value: Any, name: str, *, positive: bool = False) -> float:
     """``value`` as float seconds (``>= 0``, or ``> 0`` when ``positive``)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
-            or (positive and value == 0):
-        raise ValidationError(f"{name} must be a number of seconds "
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValidationError(f"{name} must be a finite number of seconds "
                               f"{'> 0' if positive else '>= 0'}, got {value!r}")
     return float(value)
 
