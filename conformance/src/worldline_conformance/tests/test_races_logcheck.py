@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from worldline import Hook, Run, Step, Wait
+from worldline.model import (
+    Hook,
+    HookStatus,
+    Run,
+    RunStatus,
+    Step,
+    StepStatus,
+    Wait,
+    WaitStatus,
+)
 
 from worldline_conformance.logcheck import check_log
 
@@ -25,22 +34,22 @@ def log(*items: str) -> list[dict[str, Any]]:
 
 
 def run(status: str = "running") -> Run:
-    return Run(run_id=R, workflow_name="wf", status=status, input=None, created_at=T0,
-               updated_at=T0)
+    return Run(run_id=R, workflow_name="wf", status=RunStatus(status), input=None,
+               created_at=T0, updated_at=T0)
 
 
 def step(step_id: str, attempt: int, status: str = "completed") -> Step:
-    return Step(run_id=R, step_id=step_id, step_name="s", status=status, input=None,
+    return Step(run_id=R, step_id=step_id, step_name="s", status=StepStatus(status), input=None,
                 created_at=T0, updated_at=T0, attempt=attempt)
 
 
 def hook(hook_id: str, token: str) -> Hook:
-    return Hook(run_id=R, hook_id=hook_id, token=token, status="active", created_at=T0,
+    return Hook(run_id=R, hook_id=hook_id, token=token, status=HookStatus.ACTIVE, created_at=T0,
                 updated_at=T0)
 
 
 def wait(wait_id: str) -> Wait:
-    return Wait(run_id=R, wait_id=wait_id, status="waiting", resume_at=T0, created_at=T0,
+    return Wait(run_id=R, wait_id=wait_id, status=WaitStatus.WAITING, resume_at=T0, created_at=T0,
                 updated_at=T0)
 
 

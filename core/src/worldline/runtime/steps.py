@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import Conflict, Gone, NotFound, TooEarly
+from ..faults import fault_point
 from ..model import Enqueue, Event, NewEvent, to_iso, utcnow
 from ..protocol import World
 from .codec import SerializationError, decode_call, encode
@@ -57,6 +58,7 @@ async def execute_step(world: World, run_id: str, step_id: str, sd: StepDef, inp
             return Outcome(True)
         if res.event is not None:
             emit(res.event)
+        fault_point("step.after_started")  # crash here: the attempt is recorded, body not run
         attempt = res.entity.attempt if res.entity is not None else 1  # type: ignore[union-attr]
         event, delay = await _attempt(world, run_id, step_id, sd, input_doc, attempt,
                                       continuation)
@@ -92,8 +94,10 @@ async def _attempt(world: World, run_id: str, step_id: str, sd: StepDef, input_d
         return event, delay
     finally:
         STEP_ENV.reset(token)
-    return await _write(world, run_id, NewEvent("step_completed", step_id, {"output": output}),
-                        continuation), None
+    event = await _write(world, run_id, NewEvent("step_completed", step_id, {"output": output}),
+                         continuation)
+    fault_point("step.after_completed")  # crash here: the result is recorded, not yet used
+    return event, None
 
 
 async def _write(world: World, run_id: str, event: NewEvent,

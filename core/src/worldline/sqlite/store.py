@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from .. import rules
 from ..cursor import check_page_args, decode_cursor, encode_cursor
 from ..errors import NotFound, ValidationError
+from ..faults import fault_point
 from ..ids import new_id
 from ..model import (
     Enqueue,
@@ -114,6 +115,7 @@ class SqliteDialectStore:
                 conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM waits WHERE run_id = ?", (run_id,))
             if enqueue is not None:
+                fault_point("start.enqueue")  # inside the tx: a failure rolls the event back
                 queue.enqueue(conn, enqueue.queue, enqueue.payload, enqueue.idempotency_key,
                               enqueue.delay, self.dedupe_retention)
         return EventResult(recorded, new_run, decision.entity)

@@ -30,6 +30,7 @@ from typing import Any
 import worldline.rules as rules
 from pymongo.errors import DuplicateKeyError
 from worldline.errors import WorldError
+from worldline.faults import fault_point
 from worldline.ids import new_id
 from worldline.model import (
     Enqueue,
@@ -88,6 +89,8 @@ async def create_event(store: Store, run_id: str, event: NewEvent,
                          type=decision.event_type, correlation_id=cid, data=decision.data,
                          created_at=now)
         doc = _event_doc(recorded, decision, new_run, kind, enqueue)
+        if enqueue is not None:
+            fault_point("start.enqueue")  # the message rides in the event doc written below
         claims = None
         if decision.event_type is EventType.HOOK_CREATED:
             claims = store.hook_tokens

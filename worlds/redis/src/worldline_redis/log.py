@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import worldline.rules as rules
 from worldline.cursor import check_page_args, decode_cursor, encode_cursor
 from worldline.errors import Conflict, NotFound, ValidationError
+from worldline.faults import fault_point
 from worldline.ids import new_id
 from worldline.model import (
     Enqueue,
@@ -119,6 +120,8 @@ async def _try_once(world: RedisWorld, run_id: str, event: NewEvent,
         op["enqueue"] = {"queue": enqueue.queue, "message_id": new_id("msg"),
                          "payload": dumps(enqueue.payload),
                          "key": enqueue.idempotency_key or "", "delay": float(enqueue.delay)}
+    if enqueue is not None:
+        fault_point("start.enqueue")  # event and message go in one script call below
     wf = new_run.workflow_name
     reply = await world.scripts.append(keys=[
         keys.run(run_id), keys.events(run_id), entity_key, keys.entities("hook", run_id),

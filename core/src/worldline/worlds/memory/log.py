@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ... import rules
 from ...cursor import check_page_args, decode_cursor, encode_cursor
 from ...errors import NotFound, ValidationError
+from ...faults import fault_point
 from ...ids import new_id
 from ...model import (
     Enqueue,
@@ -65,6 +66,8 @@ def create_event(state: MemoryState, run_id: str, event: NewEvent, enqueue: Enqu
         recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=seq,
                          type=decision.event_type, correlation_id=event.correlation_id,
                          data=decision.data, created_at=now)
+        if enqueue is not None:
+            fault_point("start.enqueue")  # before any mutation: a failure changes nothing
         state.events.setdefault(run_id, []).append(recorded)
         state.runs[run_id] = new_run
         if decision.entity_changed and decision.entity is not None:
