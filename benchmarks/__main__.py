@@ -59,10 +59,13 @@ def main() -> int:
                         help="world(s) to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="few runs, for a smoke check")
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS peer")
+    parser.add_argument("--runs", type=int, help="runs per latency scenario (default 30)")
+    parser.add_argument("--throughput-runs", type=int,
+                        help="runs per throughput measurement (default 200)")
     args = parser.parse_args()
     worlds = args.world or list(BASE_URLS)
-    runs = 5 if args.quick else 30
-    throughput_runs = 20 if args.quick else 200
+    runs = args.runs or (5 if args.quick else 30)
+    throughput_runs = args.throughput_runs or (20 if args.quick else 200)
     TMP.mkdir(parents=True, exist_ok=True)
     out: dict = {"started_at": datetime.now(UTC).isoformat(), "quick": args.quick,
                  "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -72,7 +75,7 @@ def main() -> int:
         spec = find_world(BASE_URLS[world])
         url = spec.namespaced(BASE_URLS[world], "bench")
         progress(f"{world}: floor")
-        entry: dict = {"url": url, "floor_ms": floor.measure(world, url)}
+        entry: dict = {"url": url, "floor_ms": floor.measure(world, BASE_URLS[world])}
         entry["scenarios"] = asyncio.run(scenarios.latency_scenarios(
             url, runs, lambda name, w=world: progress(f"{w}: {name}")))
         entry["throughput"] = scenarios.throughput(

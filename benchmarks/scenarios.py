@@ -33,6 +33,17 @@ class Latency:
                 "runs": len(ordered)}
 
 
+async def fresh_world(url: str) -> Any:
+    """An opened world on an empty namespace (``destroy`` may drop the storage itself)."""
+    old = worldline.connect(url)
+    await old.open()
+    await old.destroy()
+    await old.close()
+    world = worldline.connect(url)
+    await world.open()
+    return world
+
+
 async def _timed(world: Any, runs: int, make: Callable[[int], Any]) -> Latency:
     latency = Latency()
     for i in range(runs):
@@ -52,9 +63,7 @@ def slope(points: list[tuple[int, float]]) -> float:
 
 
 async def latency_scenarios(url: str, runs: int, progress: Callable[[str], None]) -> dict:
-    world = worldline.connect(url)
-    await world.open()
-    await world.destroy()
+    world = await fresh_world(url)
     results: dict[str, Any] = {}
     try:
         async with Worker(world, concurrency=64):
@@ -93,9 +102,7 @@ async def latency_scenarios(url: str, runs: int, progress: Callable[[str], None]
 
 
 async def _throughput(url: str, processes: int, runs: int) -> float:
-    world = worldline.connect(url)
-    await world.open()
-    await world.destroy()
+    world = await fresh_world(url)
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     workers = [subprocess.Popen(  # noqa: ASYNC220 - long-lived worker processes
         [sys.executable, "-m", "worldline", "worker", "benchmarks.workflows", "--world", url,

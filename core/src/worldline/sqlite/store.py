@@ -115,7 +115,8 @@ class SqliteDialectStore:
                 conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM waits WHERE run_id = ?", (run_id,))
             if enqueue is not None:
-                fault_point("start.enqueue")  # inside the tx: a failure rolls the event back
+                if recorded.type == "run_created":
+                    fault_point("start.enqueue")  # inside the tx: a failure rolls it back
                 queue.enqueue(conn, enqueue.queue, enqueue.payload, enqueue.idempotency_key,
                               enqueue.delay, self.dedupe_retention)
         return EventResult(recorded, new_run, decision.entity)

@@ -89,7 +89,7 @@ async def create_event(store: Store, run_id: str, event: NewEvent,
                          type=decision.event_type, correlation_id=cid, data=decision.data,
                          created_at=now)
         doc = _event_doc(recorded, decision, new_run, kind, enqueue)
-        if enqueue is not None:
+        if enqueue is not None and recorded.type == "run_created":
             fault_point("start.enqueue")  # the message rides in the event doc written below
         claims = None
         if decision.event_type is EventType.HOOK_CREATED:

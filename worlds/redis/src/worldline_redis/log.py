@@ -120,7 +120,7 @@ async def _try_once(world: RedisWorld, run_id: str, event: NewEvent,
         op["enqueue"] = {"queue": enqueue.queue, "message_id": new_id("msg"),
                          "payload": dumps(enqueue.payload),
                          "key": enqueue.idempotency_key or "", "delay": float(enqueue.delay)}
-    if enqueue is not None:
+    if enqueue is not None and recorded.type == "run_created":
         fault_point("start.enqueue")  # event and message go in one script call below
     wf = new_run.workflow_name
     reply = await world.scripts.append(keys=[

@@ -66,7 +66,7 @@ def create_event(state: MemoryState, run_id: str, event: NewEvent, enqueue: Enqu
         recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=seq,
                          type=decision.event_type, correlation_id=event.correlation_id,
                          data=decision.data, created_at=now)
-        if enqueue is not None:
+        if enqueue is not None and recorded.type == "run_created":
             fault_point("start.enqueue")  # before any mutation: a failure changes nothing
         state.events.setdefault(run_id, []).append(recorded)
         state.runs[run_id] = new_run
