@@ -80,9 +80,13 @@ async def poll_until(
     min_poll: float = 0.002,
     max_poll: float = 0.1,
     next_due: Callable[[], Awaitable[float | None]] | None = None,
+    wait: Callable[[float], Awaitable[bool]] | None = None,
 ) -> T | None:
     """Call ``attempt`` until it returns a value or ``timeout`` passes, sleeping between
-    tries with a doubling back-off (reset on a notification) capped at ``max_poll``."""
+    tries with a doubling back-off (reset on a notification) capped at ``max_poll``.
+    ``wait(seconds) -> notified`` replaces ``listener.wait`` for worlds that also listen to
+    their server (a change stream, a blocking pop)."""
+    sleep = wait or listener.wait
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = min_poll
@@ -98,5 +102,5 @@ async def poll_until(
             due = await next_due()
             if due is not None:
                 pause = min(pause, max(due, min_poll))
-        notified = await listener.wait(pause)
+        notified = await sleep(pause)
         delay = min_poll if notified else min(delay * 2, max_poll)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pymongo.errors import OperationFailure, PyMongoError
-from worldline.wakeup import WAKEUPS
+from worldline.wakeup import WAKEUPS, poll_until
 
 from .store import Store
 
@@ -44,32 +44,21 @@ async def wait_until(store: Store, collection: Any, key: str,
     tries until a change of ``collection``, an in-process notification of ``key``, the
     next due time, or a doubling back-off capped at the world's ``max_poll``."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     stream = await _open_stream(store, collection)  # before the first look: no lost change
-    max_poll = 1.0 if stream is not None else store.max_poll
-    delay = MIN_POLL
     try:
         with WAKEUPS.listen(key) as listener:
-            while True:
-                result = await attempt()
-                if result is not None:
-                    return result
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None
-                pause = min(delay, remaining)
-                if next_due is not None:
-                    due = await next_due()
-                    if due is not None:
-                        pause = min(pause, max(due, MIN_POLL))
+
+            async def wait(pause: float) -> bool:
                 started = loop.time()
-                notified = False
-                if stream is not None and pause >= AWAIT_MS / 1000:
-                    notified = await stream.try_next() is not None
-                if not notified:
-                    left = pause - (loop.time() - started)
-                    notified = await listener.wait(left) if left > 0 else False
-                delay = MIN_POLL if notified else min(delay * 2, max_poll)
+                if stream is not None and pause >= AWAIT_MS / 1000 \
+                        and await stream.try_next() is not None:
+                    return True
+                left = pause - (loop.time() - started)
+                return await listener.wait(left) if left > 0 else False
+
+            return await poll_until(attempt, listener, timeout, min_poll=MIN_POLL,
+                                    max_poll=1.0 if stream is not None else store.max_poll,
+                                    next_due=next_due, wait=wait)
     finally:
         if stream is not None:
             with contextlib.suppress(PyMongoError, RuntimeError):
