@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import worldline as wl
@@ -88,6 +90,25 @@ def unserialisable() -> Any:
 @wl.step
 def which_pid(i: int) -> int:
     return os.getpid()
+
+
+@wl.step(max_retries=0)
+def rendezvous(directory: str, parties: int) -> int:
+    """Register this process in ``directory`` and return its pid once ``parties`` distinct
+    processes are inside this step at the same time (a cross-process barrier; raises after
+    30 s so a runtime that never lets the others in fails instead of hanging)."""
+    Path(directory, str(os.getpid())).touch()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(directory)) < parties:
+        if time.monotonic() > deadline:
+            raise wl.FatalError(f"only {os.listdir(directory)} of {parties} processes arrived")
+        time.sleep(0.01)
+    return os.getpid()
+
+
+@wl.workflow(name="conformance.meet")
+async def meet_wf(directory: str, parties: int) -> int:
+    return await rendezvous(directory, parties)
 
 
 def _hang_first_time(marker: str) -> str:
