@@ -56,10 +56,15 @@ class Worker:
                         tb: TracebackType | None) -> None:
         await self.stop()
 
+    async def _attach(self) -> World:
+        if self.world is None:
+            self.world = await resolve_world(self._world_arg)
+            for wf in list(WORKFLOWS.values()):
+                child_step(wf)
+        return self.world
+
     async def start(self) -> None:
-        self.world = await resolve_world(self._world_arg)
-        for wf in list(WORKFLOWS.values()):
-            child_step(wf)
+        await self._attach()
         self._main = asyncio.create_task(self._lease_loop())
 
     def request_stop(self) -> None:
@@ -102,7 +107,7 @@ class Worker:
                 for _ in range(free - len(messages)):
                     slots.release()
                 for message in messages:
-                    task = asyncio.create_task(self._handle(message))
+                    task = asyncio.create_task(self.handle(message))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                     task.add_done_callback(lambda _t: slots.release())
@@ -111,9 +116,10 @@ class Worker:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _handle(self, message: Message) -> None:
-        assert self.world is not None
-        world = self.world
+    async def handle(self, message: Message) -> None:
+        """Handle one leased message as the lease loop does: run it, then ack it (or defer
+        it, or retry it after an error). Usable without :meth:`start` (custom loops, tests)."""
+        world = await self._attach()
         try:
             if message.deliveries > self.max_deliveries:
                 await self._poison(message)
