@@ -56,14 +56,15 @@ from .runtime import (
     uuid4,
     workflow,
 )
+from .runtime.reconcile import ReconcileReport, reconcile
 
 __all__ = [
     "Backoff", "Capabilities", "Conflict", "Enqueue", "Event", "EventResult", "EventType",
     "FatalError", "Gone", "Hook", "Message", "NewEvent", "NonDeterminismError", "NotFound", "Page",
-    "RetryableError", "Run", "RunCancelled", "RunHandle", "RunStatus", "RunTimeout",
-    "SerializationError", "StartFailed", "Step", "StepStatus", "StreamInfo", "TooEarly",
-    "UnknownWorldError", "ValidationError", "Wait", "WaitStatus", "Worker", "WorkflowError",
-    "World", "WorldError", "WorldUnavailable", "WorldlineError", "available_worlds", "configure",
-    "connect", "create_hook", "get_run", "now", "random", "register_type", "resume_hook", "sleep",
-    "start", "step", "uuid4", "workflow",
+    "ReconcileReport", "RetryableError", "Run", "RunCancelled", "RunHandle", "RunStatus",
+    "RunTimeout", "SerializationError", "StartFailed", "Step", "StepStatus", "StreamInfo",
+    "TooEarly", "UnknownWorldError", "ValidationError", "Wait", "WaitStatus", "Worker",
+    "WorkflowError", "World", "WorldError", "WorldUnavailable", "WorldlineError",
+    "available_worlds", "configure", "connect", "create_hook", "get_run", "now", "random",
+    "reconcile", "register_type", "resume_hook", "sleep", "start", "step", "uuid4", "workflow",
 ]

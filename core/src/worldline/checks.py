@@ -7,7 +7,8 @@ import math
 from typing import Any
 
 from .errors import ValidationError
-from .model import Message
+from .model import Enqueue, Message, NewEvent
+from .rules import validate, validate_message
 
 
 def seconds(value: Any, name: str, *, positive: bool = False) -> float:
@@ -49,3 +50,24 @@ def settle_args(message: Any, how: str, value: Any) -> float:
         raise ValidationError(f"{how}: expected a leased Message, got {type(message).__name__}")
     return seconds(value, "visibility_timeout" if how == "extend" else "delay",
                    positive=how == "extend")
+
+
+def batch_args(run_id: str, events: Any, enqueues: Any) -> list[Enqueue | None]:
+    """Check ``events.create_batch``'s arguments (each event and message as ``create``
+    would); return one message slot per event."""
+    if isinstance(events, NewEvent) or not isinstance(events, list | tuple) or not events:
+        raise ValidationError(f"events must be a non-empty list of NewEvent, got {events!r:.80}")
+    messages = list(enqueues) if enqueues is not None else [None] * len(events)
+    if len(messages) != len(events):
+        raise ValidationError(f"enqueues must have one slot per event ({len(events)}), "
+                              f"got {len(messages)}")
+    for event in events:
+        validate(run_id, event)
+    for message in messages:
+        if message is None:
+            continue
+        if not isinstance(message, Enqueue):
+            raise ValidationError(f"enqueue must be an Enqueue or None, got {message!r:.80}")
+        validate_message(message.queue, message.payload, message.idempotency_key,
+                         message.delay)
+    return messages

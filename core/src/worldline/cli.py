@@ -1,4 +1,4 @@
-"""The ``worldline`` command line: demo, worker, start, runs, hooks."""
+"""The ``worldline`` command line: demo, worker, start, runs, hooks, migrate, reconcile."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -50,15 +51,22 @@ async def demo(world_url: str, as_json: bool) -> None:
               help="lease length (s); extended while work runs")
 @click.option("--inline-grace", default=60.0, show_default=True,
               help="after this many seconds another worker may retake an inline step")
+@click.option("--reconcile-interval", default=300.0, show_default=True,
+              help="seconds between reconciliation passes (0: none)")
+@click.option("--retention-days", default=30.0, show_default=True,
+              help="reconciliation deletes terminal runs older than this")
 @run_async
 async def worker(app: str, world_url: str | None, concurrency: int, inline: int | None,
-                 poll: float, visibility_timeout: float, inline_grace: float) -> None:
+                 poll: float, visibility_timeout: float, inline_grace: float,
+                 reconcile_interval: float, retention_days: float) -> None:
     """Run workflows and steps registered by APP (module or module:attr) until stopped."""
     from .runtime import Worker
     load_app(app)
     world = await open_world(world_url)
     w = Worker(world, concurrency=concurrency, inline_concurrency=inline, poll=poll,
-               visibility_timeout=visibility_timeout, inline_grace=inline_grace)
+               visibility_timeout=visibility_timeout, inline_grace=inline_grace,
+               reconcile_interval=reconcile_interval,
+               retention=timedelta(days=retention_days))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, w.request_stop)
@@ -105,8 +113,11 @@ async def start(workflow: str, args_json: str, world_url: str | None, app: str |
             click.echo(json.dumps(out["result"], default=str))
 
 
-from .cli_runs import hooks, runs  # noqa: E402 - sub-groups register on import
+from .cli_admin import migrate, reconcile_command  # noqa: E402 - commands register on import
+from .cli_runs import hooks, runs  # noqa: E402
 
 main.add_command(runs)
 main.add_command(hooks)
+main.add_command(migrate)
+main.add_command(reconcile_command)
 

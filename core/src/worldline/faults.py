@@ -3,7 +3,9 @@
 The runtime and the worlds call :func:`fault_point` where a failure must be provable:
 ``"start.enqueue"`` (a world, right before it writes a run's first message),
 ``"step.after_started"``, ``"step.after_completed"`` (the runtime, around a step),
-``"reconcile.mid_pass"``. Off by default: a dict lookup.
+``"reconcile.mid_pass"`` (between two deletions of a reconcile pass),
+``"reconcile.mid_delete"`` (a world, half-way through deleting one run).
+Off by default: a dict lookup.
 
 Switch a point on in-process with :func:`inject`, or in another process with the
 ``WORLDLINE_FAULTS`` variable: ``"step.after_started=kill,start.enqueue=raise"``. ``kill``

@@ -282,8 +282,11 @@ class Capabilities:
       one atomic unit (otherwise the world writes the event first and compensates).
     - ``multiprocess``: several OS processes may share the world (false for ``memory://``).
     - ``streams``: the streams API is implemented.
+    - ``batch_events``: ``events.create_batch`` writes several events in one atomic unit
+      (otherwise :func:`worldline.batch.create_batch` writes them one by one).
     """
 
     atomic_start: bool = True
     multiprocess: bool = True
     streams: bool = True
+    batch_events: bool = False

@@ -63,6 +63,19 @@ class EventsAPI(Protocol):
         """The run's log by sequence number."""
 
 
+class BatchEventsAPI(EventsAPI, Protocol):
+    """The events API of a world with ``capabilities.batch_events``."""
+
+    def create_batch(self, run_id: str, events: Sequence[NewEvent], *,
+                     enqueues: Sequence[Enqueue | None] | None = None,
+                     ) -> Awaitable[builtins.list[EventResult]]:
+        """Several events of one run decided in order, as by consecutive ``create`` calls,
+        in ONE atomic unit — all written (each with its message from ``enqueues``) or, when
+        one is refused, none and its error raised. Callers use
+        :func:`worldline.batch.create_batch`, which falls back to ``create`` calls on
+        other worlds."""
+
+
 class WaitsAPI(Protocol):
     def get(self, run_id: str, wait_id: str) -> Awaitable[Wait]:
         """The wait, or NotFound (waits of a terminal run are removed)."""
@@ -124,6 +137,23 @@ class StreamsAPI(Protocol):
         """The run's streams."""
 
 
+class HousekeepingAPI(Protocol):
+    """What :func:`worldline.reconcile.reconcile` needs beyond the other APIs (SPEC §7)."""
+
+    def delete_run(self, run_id: str) -> Awaitable[bool]:
+        """Delete a terminal run with everything it owns — events, steps, waits, hooks,
+        streams and the queue messages naming it — as one atomic unit (a reader sees all of
+        it or none of it). False, with nothing deleted, when the run is live or absent."""
+
+    def queued_run_ids(self) -> Awaitable[builtins.set[str]]:
+        """The ``run_id`` of every message not yet acked (ready, delayed or leased)."""
+
+    def settle_leftovers(self) -> Awaitable[int]:
+        """Settle what owners that died left behind: idempotency-key and hook-token claims
+        kept apart from the run and hook records, a deletion a crashed pass left unfinished
+        (never visible to readers); the number of items settled. 0 where there are none."""
+
+
 @runtime_checkable
 class World(Protocol):
     """A backend. Build one with :func:`worldline.connect`; ``await open()`` before use."""
@@ -148,6 +178,8 @@ class World(Protocol):
     def queue(self) -> QueueAPI: ...
     @property
     def streams(self) -> StreamsAPI: ...
+    @property
+    def housekeeping(self) -> HousekeepingAPI: ...
 
     def open(self) -> Awaitable[None]:
         """Connect and create or upgrade storage. Idempotent."""

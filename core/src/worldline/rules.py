@@ -15,8 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from .errors import Conflict, Gone, NotFound, TooEarly, ValidationError
+from .ids import new_id
 from .model import (
     JSON,
+    Event,
     EventType,
     Hook,
     HookStatus,
@@ -73,6 +75,15 @@ class Decision:
     entity_changed: bool = False
     delete_entity: bool = False
     clear_run_children: bool = False
+
+    def record(self, run_id: str, correlation_id: str | None,
+               now: datetime) -> tuple[Run, Event]:
+        """The appended event (next sequence number, a new id) and the run carrying it."""
+        assert self.event_type is not None, "a no-op appends nothing"
+        seq = self.run.last_seq + 1
+        event = Event(event_id=new_id("evt"), run_id=run_id, seq=seq, type=self.event_type,
+                      correlation_id=correlation_id, data=self.data, created_at=now)
+        return self.run.replace(last_seq=seq), event
 
 
 def validate(run_id: Any, event: Any) -> NewEvent:

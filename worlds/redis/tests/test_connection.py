@@ -68,6 +68,9 @@ async def test_script_flush_mid_use_still_works(rworld):
     assert [c async for c in rworld.streams.read(run_id, "out")] == ["x"]
     assert [e["type"] for e in await rworld.raw_events(run_id)] == ["run_created",
                                                                    "run_started"]
+    await rworld.events.create(run_id, NewEvent("run_completed", data={"output": 1}))
+    await rworld.client.script_flush()
+    assert await rworld.housekeeping.delete_run(run_id) is True
 
 
 async def test_destroy_deletes_every_key_of_the_prefix_and_only_those(make_world, redis_url):

@@ -41,7 +41,7 @@ def bodies_queue(run_id: str) -> str:
 
 
 #: seconds of the durable sleep in ``race_nap``
-NAP = 0.05
+NAP = 0.2
 
 
 @step(name="race_tick", max_retries=2)
@@ -134,6 +134,16 @@ class _ObservedEvents:
             raise
         self._note(event, "won" if result.event is not None else "noop")
         return result
+
+    async def create_batch(self, run_id: str, events: list[NewEvent], **kwargs: Any) -> Any:
+        try:
+            results = await self._events.create_batch(run_id, events, **kwargs)
+        except WorldError as err:  # nothing written: the refusal stands for the batch
+            self._note(events[0], type(err).__name__)
+            raise
+        for event, result in zip(events, results, strict=True):
+            self._note(event, "won" if result.event is not None else "noop")
+        return results
 
     def _note(self, event: NewEvent, outcome: str) -> None:
         if str(event.type) in self._watch:

@@ -232,10 +232,15 @@ async def test_runtime_5_wake_up_delivered_twice(racer: Racer) -> None:
     """An elapsed sleep's wake-up goes to two workers: both race ``wait_completed``; one
     event, and the code after the sleep runs its step once."""
     async def setup(world: World, i: int) -> tuple[Any, list[Handle]]:
-        handle = await start(race_nap, world=world)
-        await handle_next(world, wf_queue("race_nap"), handle.run_id)  # wait created
-        return handle.run_id, await two_handlers(
-            world, wf_queue("race_nap"), handle.run_id, "wait_completed")
+        for _ in range(10):
+            handle = await start(race_nap, world=world)
+            await handle_next(world, wf_queue("race_nap"), handle.run_id)  # wait created
+            waits = (await world.waits.list(handle.run_id)).items
+            if [w.status for w in waits] == ["waiting"]:
+                return handle.run_id, await two_handlers(
+                    world, wf_queue("race_nap"), handle.run_id, "wait_completed")
+            # the set-up's own worker was slow enough to see the nap end: not this race
+        raise AssertionError("the set-up never left a waiting wait (10 tries)")
 
     async def check(world: World, run_id: str, outcomes: list[str]) -> None:
         assert all(map(clean, outcomes))

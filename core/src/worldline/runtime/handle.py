@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import Conflict, NotFound, StartFailed, WorldError
+from ..errors import Conflict, NotFound, StartFailed, WorldError, WorldUnavailable
 from ..ids import new_id
 from ..model import Event, NewEvent, Run, RunStatus
 from ..plugins import connect
@@ -63,12 +63,20 @@ class RunHandle:
 
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to finish; return its output or raise its error
-        (:class:`WorkflowError` with type, message and traceback; :class:`RunCancelled`)."""
+        (:class:`WorkflowError` with type, message and traceback; :class:`RunCancelled`).
+        While the world is unreachable it keeps waiting; if the timeout ends during an
+        outage, the :class:`WorldUnavailable` is raised."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.005
         with WAKEUPS.listen(run_finished_key(self.run_id)) as listener:
             while True:
-                run = await self.world.runs.get(self.run_id)
+                try:
+                    run = await self.world.runs.get(self.run_id)
+                except WorldUnavailable:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+                    await listener.wait(0.1)
+                    continue
                 if run.status is RunStatus.COMPLETED:
                     return decode(run.output)
                 if run.status is RunStatus.FAILED:

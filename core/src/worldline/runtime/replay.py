@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..batch import create_batch
 from ..cursor import encode_cursor
 from ..errors import Conflict, Gone, NotFound
-from ..model import Event, EventType, NewEvent, Run, to_iso, utcnow
+from ..model import Event, EventResult, EventType, NewEvent, Run, to_iso, utcnow
 from ..protocol import World
 from ..wakeup import WAKEUPS, run_finished_key
 from .codec import SerializationError, decode_call, encode
@@ -51,9 +52,15 @@ class RunDriver:
         self.running = 0  # inline steps whose "done" the driver has not absorbed yet
         self.task: asyncio.Task[Any] | None = None
 
-    async def drive(self) -> None:
+    async def drive(self, woken_by: str | None = None) -> float | None:
+        """Run until the run ends or suspends. ``woken_by``: the idempotency key of the
+        message that brought the run here; when it is the wake-up of a sleep that is not
+        due yet (it came early: another machine's clock), the seconds left, so that the
+        caller delivers it again instead of losing it. Otherwise None."""
         try:
             await self._drive()
+            at = self.ctx.waits.get(woken_by) if woken_by and not self.ctx.terminal else None
+            return None if at is None else max(0.001, (at - utcnow()).total_seconds())
         finally:
             if self.inline:
                 await asyncio.gather(*self.inline, return_exceptions=True)
@@ -169,27 +176,32 @@ class RunDriver:
         inline = not self.options.stopping() and self.options.inline()
         message = step_message(self.wf.name, self.run.run_id, cmd.cid, cmd.name,
                                self.options.inline_grace if inline else 0.0)
+        created = NewEvent("step_created", cmd.cid, {"step_name": cmd.name, "input": cmd.input})
         try:
-            res = await self.world.events.create(
-                self.run.run_id, NewEvent("step_created", cmd.cid,
-                                          {"step_name": cmd.name, "input": cmd.input}),
-                enqueue=message)
+            if inline:  # created and started in one unit where the world can
+                res, started = await create_batch(
+                    self.world, self.run.run_id,
+                    [created, NewEvent("step_started", cmd.cid)], [message, None])
+            else:
+                res = await self.world.events.create(self.run.run_id, created,
+                                                     enqueue=message)
         except BaseException:
             if inline:
                 self.options.release()
             raise
         await self._see(res.event)
         if inline:
+            await self._see(started.event)
             self.running += 1
-            task = asyncio.create_task(self._inline_step(cmd))
+            task = asyncio.create_task(self._inline_step(cmd, started))
             self.inline.add(task)
             task.add_done_callback(self.inline.discard)
 
-    async def _inline_step(self, cmd: Command) -> None:
+    async def _inline_step(self, cmd: Command, started: EventResult) -> None:
         assert cmd.step is not None
         try:
             await execute_step(self.world, self.run.run_id, cmd.cid, cmd.step, cmd.input,
-                               continuation=None, inline=True,
+                               continuation=None, inline=True, started=started,
                                emit=lambda e: self.inbox.put_nowait(("event", e)))
         except Exception:
             log.exception("inline step %s of %s failed to settle", cmd.cid, self.run.run_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import Conflict, Gone, NotFound, TooEarly
 from ..faults import fault_point
-from ..model import Enqueue, Event, NewEvent, to_iso, utcnow
+from ..model import Enqueue, Event, EventResult, NewEvent, to_iso, utcnow
 from ..protocol import World
 from .codec import SerializationError, decode_call, encode
 from .errors import FatalError, RetryableError, error_doc
@@ -43,21 +43,26 @@ class Outcome:
 async def execute_step(world: World, run_id: str, step_id: str, sd: StepDef, input_doc: Any,
                        *, continuation: Enqueue | None, inline: bool,
                        emit: Callable[[Event], None] = lambda e: None,
-                       inline_retry_limit: float = 60.0) -> Outcome:
+                       inline_retry_limit: float = 60.0,
+                       started: EventResult | None = None) -> Outcome:
     """Run the step until it is settled. Inline, back-off waits happen here; from the queue
-    they are returned as ``Outcome(done=False, defer=seconds)``."""
+    they are returned as ``Outcome(done=False, defer=seconds)``. ``started``: the first
+    ``step_started`` is already written (together with ``step_created``)."""
     while True:
-        try:
-            res = await world.events.create(run_id, NewEvent("step_started", step_id))
-        except TooEarly as exc:
-            if inline and exc.retry_in <= inline_retry_limit:
-                await asyncio.sleep(exc.retry_in)
-                continue
-            return Outcome(False, exc.retry_in)
-        except (Conflict, Gone, NotFound):
-            return Outcome(True)
-        if res.event is not None:
-            emit(res.event)
+        if started is not None:
+            res, started = started, None
+        else:
+            try:
+                res = await world.events.create(run_id, NewEvent("step_started", step_id))
+            except TooEarly as exc:
+                if inline and exc.retry_in <= inline_retry_limit:
+                    await asyncio.sleep(exc.retry_in)
+                    continue
+                return Outcome(False, exc.retry_in)
+            except (Conflict, Gone, NotFound):
+                return Outcome(True)
+            if res.event is not None:
+                emit(res.event)
         fault_point("step.after_started")  # crash here: the attempt is recorded, body not run
         attempt = res.entity.attempt if res.entity is not None else 1  # type: ignore[union-attr]
         event, delay = await _attempt(world, run_id, step_id, sd, input_doc, attempt,

@@ -16,6 +16,7 @@ from ..protocol import World
 from .children import child_step
 from .handle import resolve_world
 from .names import step_queue, wake, workflow_queue
+from .reconcile import RETENTION, reconcile_forever
 from .registry import STEPS, WORKFLOWS
 from .replay import DriverOptions, RunDriver, with_lease
 from .steps import execute_step, fail_exhausted
@@ -23,15 +24,39 @@ from .steps import execute_step, fail_exhausted
 log = logging.getLogger("worldline.worker")
 
 
+class Outage:
+    """Back-off while the world is unreachable: 0.1 s doubling to 5 s, logged once per
+    outage; the worker keeps going and resumes when the world answers again."""
+
+    def __init__(self, where: str, first: float = 0.1, cap: float = 5.0) -> None:
+        self.where, self.first, self.cap = where, first, cap
+        self.delay = 0.0
+
+    async def wait(self, error: BaseException, stopping: asyncio.Event) -> None:
+        if not self.delay:
+            log.warning("world %s unreachable (%s); retrying with back-off", self.where, error)
+        self.delay = min(self.cap, self.delay * 2 or self.first)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), self.delay)
+
+    def over(self) -> None:
+        if self.delay:
+            log.warning("world %s reachable again", self.where)
+        self.delay = 0.0
+
+
 class Worker:
     """Runs workflows and steps of every registered ``@workflow`` / ``@step``.
 
     ``concurrency`` bounds messages handled at once; ``inline_concurrency`` bounds steps run
-    in-process by live workflow drivers (extra parallel steps go through the queue)."""
+    in-process by live workflow drivers (extra parallel steps go through the queue).
+    Every ``reconcile_interval`` seconds the worker runs a :func:`worldline.reconcile`
+    pass with ``retention`` (0 disables it)."""
 
     def __init__(self, world: World | str | None = None, *, concurrency: int = 8,
                  inline_concurrency: int | None = None, visibility_timeout: float = 30.0,
-                 poll: float = 1.0, max_deliveries: int = 5, inline_grace: float = 60.0):
+                 poll: float = 1.0, max_deliveries: int = 5, inline_grace: float = 60.0,
+                 reconcile_interval: float = 300.0, retention: timedelta = RETENTION):
         self._world_arg = world
         self.world: World | None = None
         self.concurrency = concurrency
@@ -41,6 +66,8 @@ class Worker:
         self.poll = poll
         self.max_deliveries = max_deliveries
         self.inline_grace = inline_grace
+        self.reconcile_interval = reconcile_interval
+        self.retention = retention
         self._inline_used = 0
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -64,8 +91,13 @@ class Worker:
         return self.world
 
     async def start(self) -> None:
-        await self._attach()
+        world = await self._attach()
         self._main = asyncio.create_task(self._lease_loop())
+        if self.reconcile_interval > 0:
+            task = asyncio.create_task(reconcile_forever(
+                world, self.reconcile_interval, stop=self._stopping, retention=self.retention))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def request_stop(self) -> None:
         """Stop leasing; in-flight work finishes (new steps go to the queue)."""
@@ -91,6 +123,7 @@ class Worker:
         assert self.world is not None
         queues = self.queues()
         slots = asyncio.Semaphore(self.concurrency)
+        outage = Outage(self.world.name)
         stop_wait = asyncio.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
@@ -103,7 +136,12 @@ class Worker:
                     queues, visibility_timeout=self.visibility_timeout, limit=free,
                     wait=self.poll))
                 await asyncio.wait({lease, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                messages = await lease
+                try:
+                    messages = await lease
+                    outage.over()
+                except (ConnectionError, OSError) as exc:  # WorldUnavailable is one
+                    messages = []
+                    await outage.wait(exc, self._stopping)
                 for _ in range(free - len(messages)):
                     slots.release()
                 for message in messages:
@@ -166,8 +204,8 @@ class Worker:
         wf = WORKFLOWS[run.workflow_name]
         options = DriverOptions(self._take_inline, self._release_inline,
                                 self._stopping.is_set, self.inline_grace)
-        await RunDriver(self.world, run, wf, options).drive()
-        return None
+        driver = RunDriver(self.world, run, wf, options)
+        return await driver.drive(woken_by=message.idempotency_key)
 
     def _take_inline(self) -> bool:
         if self._inline_used >= self.inline_slots:

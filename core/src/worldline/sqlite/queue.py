@@ -49,6 +49,10 @@ def lease(store: SqliteDialectStore, queues: Sequence[str], visibility_timeout: 
     if not queues:
         return []
     marks = ", ".join("?" * len(queues))
+    ready = (f"SELECT 1 FROM messages WHERE queue IN ({marks}) AND acked_at IS NULL"
+             f" AND visible_at <= ? LIMIT 1")
+    if store.conn.execute(ready, (*queues, time.time())).fetchone() is None:
+        return []  # a read, no write lock: idle polling never blocks the writers
     with write_transaction(store.conn) as conn:
         now = time.time()
         rows = conn.execute(

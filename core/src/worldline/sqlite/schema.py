@@ -44,6 +44,9 @@ MIGRATIONS: list[list[str]] = [
             is_text INTEGER NOT NULL, chunk BLOB NOT NULL,
             PRIMARY KEY (run_id, name, idx)) WITHOUT ROWID""",
     ],
+    [  # 2: find a run's messages (reconciliation)
+        "CREATE INDEX messages_by_run ON messages (json_extract(payload, '$.run_id'))",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

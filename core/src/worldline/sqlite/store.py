@@ -15,7 +15,6 @@ from .. import rules
 from ..cursor import check_page_args, decode_cursor, encode_cursor
 from ..errors import NotFound, ValidationError
 from ..faults import fault_point
-from ..ids import new_id
 from ..model import (
     Enqueue,
     Event,
@@ -76,49 +75,59 @@ class SqliteDialectStore:
                      enqueue: Enqueue | None) -> EventResult:
         """Validate, decide and write one event atomically (plus ``enqueue`` if appended)."""
         event = rules.validate(run_id, event)
+        with write_transaction(self.conn):
+            return self._append(run_id, event, enqueue)
+
+    def create_batch(self, run_id: str, events: list[NewEvent],
+                     enqueues: list[Enqueue | None]) -> list[EventResult]:
+        """Several events in one transaction, decided in order; all or nothing."""
+        events = [rules.validate(run_id, event) for event in events]
+        with write_transaction(self.conn):
+            return [self._append(run_id, event, enqueue)
+                    for event, enqueue in zip(events, enqueues, strict=True)]
+
+    def _append(self, run_id: str, event: NewEvent, enqueue: Enqueue | None) -> EventResult:
+        """Decide and write one validated event inside the caller's write transaction."""
+        conn = self.conn
         kind = event.type.split("_", 1)[0]
-        with write_transaction(self.conn) as conn:
-            run = self._load_run(run_id)
-            entity = self._load_entity(kind, run_id, event.correlation_id) \
-                if kind != "run" else None
-            token_holder = idem_holder = None
-            if event.type == "hook_created":
-                token_holder = self._hook_by_token(event.data["token"])
-            if event.type == "run_created" and event.data.get("idempotency_key"):
-                row = conn.execute(
-                    "SELECT run_id FROM runs WHERE idempotency_key = ? AND status IN "
-                    "('pending', 'running', 'completed')",
-                    (event.data["idempotency_key"],)).fetchone()
-                idem_holder = row[0] if row else None
-            now = self.clock()
-            decision = rules.decide(run_id, event, run, entity, now=now,
-                                    token_holder=token_holder, idempotency_holder=idem_holder)
-            if decision.event_type is None:
-                return EventResult(None, decision.run, decision.entity)
-            seq = decision.run.last_seq + 1
-            new_run = decision.run.replace(last_seq=seq)
-            recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=seq,
-                             type=decision.event_type, correlation_id=event.correlation_id,
-                             data=decision.data, created_at=now)
-            conn.execute(
-                "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at,"
-                " data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
-                 to_iso(now), _dumps(recorded.data)))
-            self._save_run(new_run)
-            if decision.entity_changed and decision.entity is not None:
-                self._save_entity(kind, decision.entity)
-            if decision.delete_entity:
-                conn.execute("DELETE FROM hooks WHERE run_id = ? AND hook_id = ?",
-                             (run_id, event.correlation_id))
-            if decision.clear_run_children:
-                conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
-                conn.execute("DELETE FROM waits WHERE run_id = ?", (run_id,))
-            if enqueue is not None:
-                if recorded.type == "run_created":
-                    fault_point("start.enqueue")  # inside the tx: a failure rolls it back
-                queue.enqueue(conn, enqueue.queue, enqueue.payload, enqueue.idempotency_key,
-                              enqueue.delay, self.dedupe_retention)
+        run = self._load_run(run_id)
+        entity = self._load_entity(kind, run_id, event.correlation_id) \
+            if kind != "run" else None
+        token_holder = idem_holder = None
+        if event.type == "hook_created":
+            token_holder = self._hook_by_token(event.data["token"])
+        if event.type == "run_created" and event.data.get("idempotency_key"):
+            row = conn.execute(
+                "SELECT run_id FROM runs WHERE idempotency_key = ? AND status IN "
+                "('pending', 'running', 'completed')",
+                (event.data["idempotency_key"],)).fetchone()
+            idem_holder = row[0] if row else None
+        now = self.clock()
+        decision = rules.decide(run_id, event, run, entity, now=now,
+                                token_holder=token_holder, idempotency_holder=idem_holder)
+        if decision.event_type is None:
+            return EventResult(None, decision.run, decision.entity)
+        new_run, recorded = decision.record(run_id, event.correlation_id, now)
+        seq = recorded.seq
+        conn.execute(
+            "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at,"
+            " data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
+             to_iso(now), _dumps(recorded.data)))
+        self._save_run(new_run)
+        if decision.entity_changed and decision.entity is not None:
+            self._save_entity(kind, decision.entity)
+        if decision.delete_entity:
+            conn.execute("DELETE FROM hooks WHERE run_id = ? AND hook_id = ?",
+                         (run_id, event.correlation_id))
+        if decision.clear_run_children:
+            conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM waits WHERE run_id = ?", (run_id,))
+        if enqueue is not None:
+            if recorded.type == "run_created":
+                fault_point("start.enqueue")  # inside the tx: a failure rolls it back
+            queue.enqueue(conn, enqueue.queue, enqueue.payload, enqueue.idempotency_key,
+                          enqueue.delay, self.dedupe_retention)
         return EventResult(recorded, new_run, decision.entity)
 
     def _load_run(self, run_id: str) -> Run | None:
@@ -240,6 +249,29 @@ class SqliteDialectStore:
             " WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
         return [{"seq": r[0], "type": r[1], "correlation_id": r[2], "data": json.loads(r[3]),
                  "event_id": r[4], "created_at": r[5]} for r in rows]
+
+    # -- housekeeping -------------------------------------------------------------------
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a terminal run and all it owns in one transaction; False if it is live."""
+        with write_transaction(self.conn) as conn:
+            row = conn.execute("SELECT status FROM runs WHERE run_id = ?",
+                               (_text(run_id, "run id"),)).fetchone()
+            if row is None or not RunStatus(row[0]).terminal:
+                return False
+            for table in ("events", "steps", "waits", "hooks", "streams", "stream_chunks"):
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            fault_point("reconcile.mid_delete")  # inside the tx: a failure rolls it back
+            conn.execute("DELETE FROM messages WHERE json_extract(payload, '$.run_id') = ?",
+                         (run_id,))
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        return True
+
+    def queued_run_ids(self) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT json_extract(payload, '$.run_id') FROM messages"
+            " WHERE acked_at IS NULL").fetchall()
+        return {row[0] for row in rows if isinstance(row[0], str)}
 
     def destroy(self) -> None:
         with write_transaction(self.conn) as conn:

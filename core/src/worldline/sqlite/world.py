@@ -45,7 +45,7 @@ class SqliteDialectWorld:
                  dedupe_retention: float = 300.0, max_poll: float = 0.1) -> None:
         self.url = url
         self.location = location
-        self.capabilities = capabilities or Capabilities()
+        self.capabilities = capabilities or Capabilities(batch_events=True)
         self._connect = connect
         self._pool_size = pool_size
         self._dedupe_retention = dedupe_retention
@@ -62,6 +62,7 @@ class SqliteDialectWorld:
         self.hooks = _Hooks(self)
         self.queue = _Queue(self)
         self.streams = _Streams(self)
+        self.housekeeping = _Housekeeping(self)
 
     async def __aenter__(self) -> SqliteDialectWorld:
         await self.open()
@@ -161,9 +162,19 @@ class _Events(_Part):
             rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
                                    enqueue.delay)
         result = await self.world.call(SqliteDialectStore.create_event, run_id, event, enqueue)
-        if enqueue is not None and result.event is not None:
-            self.world.notify_queue()
+        if enqueue is not None and result.event is not None and enqueue.delay <= 0:
+            self.world.notify_queue()  # delayed messages are found by the bounded poll
         return result
+
+    async def create_batch(self, run_id: str, events: Sequence[NewEvent], *,
+                           enqueues: Sequence[Enqueue | None] | None = None,
+                           ) -> list[EventResult]:
+        messages = checks.batch_args(run_id, events, enqueues)
+        results = await self.world.call(SqliteDialectStore.create_batch, run_id,
+                                        list(events), messages)
+        if any(m is not None and m.delay <= 0 for m in messages):
+            self.world.notify_queue()
+        return results
 
     async def list(self, run_id: str, *, limit: int = 1000, cursor: str | None = None,
                    order: str = "asc", with_data: bool = True) -> Page[Event]:
@@ -200,7 +211,8 @@ class _Queue(_Part):
         rules.validate_message(queue, payload, idempotency_key, delay)
         message_id = await self.world.call(SqliteDialectStore.enqueue, queue, payload,
                                            idempotency_key, float(delay))
-        self.world.notify_queue()
+        if delay <= 0:
+            self.world.notify_queue()
         return message_id
 
     async def lease(self, queues: Sequence[str], *, visibility_timeout: float = 30.0,
@@ -225,7 +237,7 @@ class _Queue(_Part):
     async def _settle(self, message: Message, how: str, seconds: float = 0.0) -> bool:
         seconds = checks.settle_args(message, how, seconds)
         done = await self.world.call(SqliteDialectStore.settle, message, how, seconds)
-        if how in ("retry", "defer"):
+        if how in ("retry", "defer") and seconds <= 0:
             self.world.notify_queue()
         return done
 
@@ -274,3 +286,14 @@ class _Streams(_Part):
 
     async def list(self, run_id: str) -> list[StreamInfo]:
         return await self.world.call(SqliteDialectStore.stream_list, run_id)
+
+
+class _Housekeeping(_Part):
+    async def delete_run(self, run_id: str) -> bool:
+        return await self.world.call(SqliteDialectStore.delete_run, run_id)
+
+    async def queued_run_ids(self) -> set[str]:
+        return await self.world.call(SqliteDialectStore.queued_run_ids)
+
+    async def settle_leftovers(self) -> int:
+        return 0  # idempotency keys and hook tokens are columns of the run / hook rows

@@ -19,17 +19,23 @@ exact event document their owner is about to insert. Whoever meets a claim decid
 by inserting that event itself (helping): it either lands (the claim is committed) or the
 seq is taken by another event (the claim is dead and may be deleted). A committed claim is
 live while its hook is live / its run is pending, running or completed.
+
+Deleting a terminal run (:mod:`worldline_mongo.housekeeping`) is one more event: a tombstone
+of type :data:`TOMBSTONE` at ``last_seq + 1``, the deletion's commit point. Projecting it marks
+the run and its steps / waits / hooks deleted, so every reader treats the run as gone from
+then on, and a writer that loses that seq rolls forward onto it and gets NotFound.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import worldline.rules as rules
 from pymongo.errors import DuplicateKeyError
-from worldline.errors import WorldError
+from worldline.errors import NotFound, WorldError
 from worldline.faults import fault_point
 from worldline.ids import new_id
 from worldline.model import (
@@ -46,9 +52,11 @@ from worldline.model import (
 )
 
 from . import queue
-from .store import Store, dumps, entity_key, event_key
+from .store import ENTITY_COLLECTIONS, Store, dumps, entity_key, event_key
 
 LIVE_RUN_STATUSES = ("pending", "running", "completed")
+#: ``type`` of the event that deletes a run (never listed; see housekeeping)
+TOMBSTONE = "run_deleted"
 ENTITY_CLASSES: dict[str, type[Any]] = {"step": Step, "wait": Wait, "hook": Hook}
 
 
@@ -61,7 +69,10 @@ async def create_event(store: Store, run_id: str, event: NewEvent,
     cid = event.correlation_id
     key = event.data.get("idempotency_key") if etype is EventType.RUN_CREATED else None
     while True:
-        run = run_from(await store.runs.find_one({"_id": run_id}))
+        doc = await store.runs.find_one({"_id": run_id})
+        if doc is not None and doc.get("deleted"):
+            raise NotFound("no such run (deleted)", run_id=run_id)
+        run = run_from(doc)
         last = run.last_seq if run is not None else 0
         entity = await load_entity(store, kind, run_id, cid) if kind != "run" and cid else None
         token_holder = idem_holder = None
@@ -83,11 +94,7 @@ async def create_event(store: Store, run_id: str, event: NewEvent,
                 await sync(store, run_id)
                 continue
             return EventResult(None, decision.run, decision.entity)
-        seq = decision.run.last_seq + 1
-        new_run = decision.run.replace(last_seq=seq)
-        recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=seq,
-                         type=decision.event_type, correlation_id=cid, data=decision.data,
-                         created_at=now)
+        new_run, recorded = decision.record(run_id, cid, now)
         doc = _event_doc(recorded, decision, new_run, kind, enqueue)
         if enqueue is not None and recorded.type == "run_created":
             fault_point("start.enqueue")  # the message rides in the event doc written below
@@ -155,7 +162,8 @@ async def insert_event(store: Store, doc: dict[str, Any]) -> bool:
 # -- roll-forward ------------------------------------------------------------------------
 
 def run_from(doc: dict[str, Any] | None) -> Run | None:
-    if doc is None:
+    """The run a ``runs`` projection holds; None if it is absent or marked deleted."""
+    if doc is None or doc.get("deleted"):
         return None
     return Run.from_doc({**json.loads(doc["doc"]), "last_seq": doc["last_seq"]})
 
@@ -182,8 +190,11 @@ async def sync_if_lagging(store: Store, run_id: str) -> None:
 async def apply(store: Store, event: dict[str, Any]) -> None:
     """Roll one committed event into the projections. Idempotent and safe to replay late:
     entity writes need ``_seq < N``, the run needs ``last_seq == N-1``."""
-    post = json.loads(event["post"])
     run_id, n = event["run_id"], event["seq"]
+    if event["type"] == TOMBSTONE:
+        await _apply_tombstone(store, run_id, n)
+        return
+    post = json.loads(event["post"])
     if "entity" in post:
         kind, doc = post["entity"]["kind"], post["entity"]["doc"]
         eid = doc[f"{kind}_id"]
@@ -195,14 +206,12 @@ async def apply(store: Store, event: dict[str, Any]) -> None:
             await store.entities(kind).update_one(
                 {"_id": entity_key(run_id, eid), "_seq": {"$lt": n}}, {"$set": fields},
                 upsert=True)
-    tombstone = {"$set": {"deleted": True, "_seq": n}}
     if "delete" in post:
         await store.entities(post["delete"]["kind"]).update_one(
-            {"_id": entity_key(run_id, post["delete"]["id"]), "_seq": {"$lt": n}}, tombstone)
+            {"_id": entity_key(run_id, post["delete"]["id"]), "_seq": {"$lt": n}},
+            _tombstone(n))
     if post.get("clear"):
-        for kind in ("hook", "wait"):
-            await store.entities(kind).update_many(
-                {"run_id": run_id, "_seq": {"$lt": n}}, tombstone)
+        await _tombstone_children(store, run_id, n, ("hook", "wait"))
     if "message" in post:
         msg = post["message"]
         await queue.put(store, msg["queue"], msg["payload"], msg["key"],
@@ -218,6 +227,39 @@ async def apply(store: Store, event: dict[str, Any]) -> None:
                                     {"$set": {**fields, "last_seq": n}})
     await store.events.update_one({"_id": event["_id"], "applied": False},
                                   {"$set": {"applied": True}})
+
+
+def _tombstone(n: int) -> dict[str, Any]:
+    """The update that marks an entity deleted by event ``n``."""
+    return {"$set": {"deleted": True, "_seq": n}}
+
+
+async def _tombstone_children(store: Store, run_id: str, n: int,
+                              kinds: Iterable[str]) -> None:
+    """Mark the run's entities of ``kinds`` deleted by event ``n`` (later writes win)."""
+    for kind in kinds:
+        await store.entities(kind).update_many({"run_id": run_id, "_seq": {"$lt": n}},
+                                               _tombstone(n))
+
+
+async def _apply_tombstone(store: Store, run_id: str, n: int) -> None:
+    """Project a deletion tombstone: every step / wait / hook, then the run, marked deleted.
+    The event stays ``applied: false``: it is what finds an unfinished deletion."""
+    await _tombstone_children(store, run_id, n, ENTITY_COLLECTIONS)
+    await store.runs.update_one({"_id": run_id, "last_seq": n - 1},
+                                {"$set": {"deleted": True, "last_seq": n}})
+
+
+async def last_event(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The run's last committed event (``_id``, ``seq``, ``type``, ``event_id``), or None."""
+    return await store.events.find_one({"run_id": run_id},
+                                       {"run_id": 1, "seq": 1, "type": 1, "event_id": 1},
+                                       sort=[("seq", -1)])
+
+
+def is_tombstone(event: dict[str, Any] | None) -> bool:
+    """Whether ``event`` is a deletion tombstone (False for None)."""
+    return event is not None and event["type"] == TOMBSTONE
 
 
 def _run_fields(run: dict[str, Any]) -> dict[str, Any]:
@@ -253,12 +295,18 @@ async def token_holder_of(store: Store, token: str) -> Hook | None:
     hook = None
     if await insert_event(store, claim["event"]):
         await sync(store, claim["run_id"])
-        hook = await load_entity(store, "hook", claim["run_id"], claim["hook_id"])
-        if hook is not None and hook.token != token:
-            hook = None
+        doc = await store.entities("hook").find_one(
+            {"_id": entity_key(claim["run_id"], claim["hook_id"])})
+        if holds_token(doc, token):
+            hook = Hook.from_doc(json.loads(doc["doc"]))
     if hook is None:
         await store.hook_tokens.delete_one({"_id": token, "event_id": claim["event_id"]})
     return hook
+
+
+def holds_token(hook_doc: dict[str, Any] | None, token: str) -> bool:
+    """Whether the hook projection is live and holds ``token`` (a token claim is live)."""
+    return hook_doc is not None and not hook_doc.get("deleted") and hook_doc["token"] == token
 
 
 async def key_holder_of(store: Store, key: str) -> str | None:
@@ -269,11 +317,18 @@ async def key_holder_of(store: Store, key: str) -> str | None:
     run = None
     if await insert_event(store, claim["event"]):
         run = await sync(store, claim["run_id"])
-    if run is None or run.status.value not in LIVE_RUN_STATUSES:
+    if not keeps_key(run.status.value if run is not None else None):
         await store.run_keys.delete_one({"_id": key, "event_id": claim["event_id"]})
         return None
+    assert run is not None
     return run.run_id
 
 
-__all__ = ["ENTITY_CLASSES", "create_event", "key_holder_of", "load_entity", "recover",
-           "sync", "sync_if_lagging", "token_holder_of"]
+def keeps_key(status: str | None) -> bool:
+    """Whether a run in ``status`` (None: absent or deleted) holds its idempotency key."""
+    return status in LIVE_RUN_STATUSES
+
+
+__all__ = ["ENTITY_CLASSES", "TOMBSTONE", "create_event", "holds_token", "insert_event",
+           "is_tombstone", "keeps_key", "key_holder_of", "last_event", "load_entity",
+           "recover", "sync", "sync_if_lagging", "token_holder_of"]

@@ -6,7 +6,8 @@ the server-corrected clock). ``lease`` is a ``find_one_and_update`` on a ready m
 sets a fresh ``lease_id``, pushes ``visible_at`` out by the visibility timeout and bumps
 ``deliveries``; ack / extend / retry / defer are updates filtered by ``lease_id`` (fencing).
 ``dedupe_key`` (the idempotency key, or the message id when there is none) has a unique
-index; acked messages stay, invisible, for the retention window so that a key still
+index; ``run_id`` (the payload's, "" if none) is an indexed copy that housekeeping queries.
+Acked messages stay, invisible, for the retention window so that a key still
 de-duplicates and a late replay of the event that enqueued a message cannot add it twice.
 """
 
@@ -32,7 +33,8 @@ async def put(store: Store, queue: str, payload: dict[str, Any], key: str | None
     """Insert a message (idempotent for a given ``message_id``); de-duplicate by ``key``."""
     message_id = message_id or new_id("msg")
     doc = {"_id": message_id, "queue": queue, "payload": dumps(payload),
-           "idempotency_key": key, "dedupe_key": key if key is not None else message_id,
+           "run_id": run_id_of(payload), "idempotency_key": key,
+           "dedupe_key": key if key is not None else message_id,
            "visible_at": visible_at, "attempt": 0, "deliveries": 0, "lease_id": "",
            "acked": False, "acked_at": 0.0, "enqueued_at": store.epoch()}
     while True:
@@ -50,6 +52,24 @@ async def put(store: Store, queue: str, payload: dict[str, Any], key: str | None
         if not existing["acked"] or existing["acked_at"] > store.epoch() - store.dedupe_retention:
             return str(existing["_id"])
         await store.messages.delete_one({"_id": existing["_id"], "acked": True})
+
+
+def run_id_of(payload: dict[str, Any]) -> str:
+    """The ``run_id`` a payload names, stored as an indexed scalar ("" when it names none)."""
+    run_id = payload.get("run_id")
+    return run_id if isinstance(run_id, str) else ""
+
+
+async def backfill_run_ids(store: Store) -> int:
+    """Give ``run_id`` to messages enqueued before the field existed (run at open; a no-op,
+    one indexed lookup, once they are all done). Returns how many were updated."""
+    done = 0
+    async for doc in store.messages.find({"run_id": None}, {"payload": 1}):
+        result = await store.messages.update_one(
+            {"_id": doc["_id"], "run_id": None},
+            {"$set": {"run_id": run_id_of(json.loads(doc["payload"]))}})
+        done += result.modified_count
+    return done
 
 
 async def lease(store: Store, queues: Sequence[str], visibility_timeout: float,

@@ -1,5 +1,10 @@
 """Reads (SPEC §4). Each roll the run forward first (:func:`worldline_mongo.log.sync`), so
-an event committed by a writer that crashed before projecting it is already visible."""
+an event committed by a writer that crashed before projecting it is already visible.
+
+A run being deleted (see :mod:`worldline_mongo.housekeeping`) is absent: its projections are
+marked ``deleted`` once the tombstone is rolled in, and listings of what a run owns check,
+after reading, that the run's last event is not the tombstone (:func:`run_gone`), so a
+reader never sees a half-deleted run."""
 
 from __future__ import annotations
 
@@ -12,13 +17,23 @@ from worldline.errors import NotFound, ValidationError
 from worldline.model import Event, Hook, Page, Run, RunStatus
 from worldline.strip import strip_data
 
-from .log import ENTITY_CLASSES, load_entity, run_from, sync, sync_if_lagging, token_holder_of
+from .log import (
+    ENTITY_CLASSES,
+    TOMBSTONE,
+    is_tombstone,
+    last_event,
+    load_entity,
+    run_from,
+    sync,
+    sync_if_lagging,
+    token_holder_of,
+)
 from .store import Store
 
 T = TypeVar("T")
 
 
-def _text(value: Any, what: str) -> str:
+def text(value: Any, what: str) -> str:
     """``value`` if it is a string, else ValidationError (ids, tokens, names)."""
     if not isinstance(value, str):
         raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
@@ -26,7 +41,7 @@ def _text(value: Any, what: str) -> str:
 
 
 async def get_run(store: Store, run_id: str, with_data: bool = True) -> Run:
-    run = await sync(store, _text(run_id, "run id"))
+    run = await sync(store, text(run_id, "run id"))
     if run is None:
         raise NotFound("no such run", run_id=run_id)
     return run if with_data else strip_data(run)
@@ -37,9 +52,9 @@ async def list_runs(store: Store, workflow_name: str | None, status: str | None,
     if status is not None and (not isinstance(status, str)
                                or status not in RunStatus._value2member_map_):
         raise ValidationError(f"unknown run status {status!r}")
-    filt: dict[str, Any] = {}
+    filt: dict[str, Any] = {"deleted": {"$ne": True}}
     if workflow_name is not None:
-        filt["workflow_name"] = _text(workflow_name, "workflow name")
+        filt["workflow_name"] = text(workflow_name, "workflow name")
     if status is not None:
         filt["status"] = RunStatus(status).value
 
@@ -60,39 +75,56 @@ async def list_runs(store: Store, workflow_name: str | None, status: str | None,
 
 async def get_entity(store: Store, kind: str, run_id: str, entity_id: str,
                      with_data: bool = True) -> Any:
-    _text(entity_id, f"{kind} id")
-    await sync_if_lagging(store, _text(run_id, "run id"))
+    text(entity_id, f"{kind} id")
+    await sync_if_lagging(store, text(run_id, "run id"))
     entity = await load_entity(store, kind, run_id, entity_id)
-    if entity is None:
+    if entity is None or await run_gone(store, run_id):
         raise NotFound(f"no such {kind}", run_id=run_id, entity_id=entity_id)
     return entity if with_data else strip_data(entity)
 
 
 async def list_entities(store: Store, kind: str, run_id: str, limit: int, cursor: str | None,
                         order: str, with_data: bool = True) -> Page[Any]:
-    _text(run_id, "run id")
+    text(run_id, "run id")
     check_page_args(limit, order)
     if cursor is None:  # later pages continue from the first page's view
         await sync_if_lagging(store, run_id)
     cls = ENTITY_CLASSES[kind]
-    return await _page(store.entities(kind), {"run_id": run_id, "deleted": False},
+    page = await _page(store.entities(kind), {"run_id": run_id, "deleted": False},
                        ("created_at", "eid"), limit, cursor, order,
                        lambda doc: cls.from_doc(json.loads(doc["doc"])), with_data)
+    return await _unless_gone(store, run_id, page)
 
 
 async def get_hook_by_token(store: Store, token: str) -> Hook:
-    _text(token, "hook token")
+    text(token, "hook token")
     hook = await token_holder_of(store, token)
-    if hook is None:
+    if hook is None or await run_gone(store, hook.run_id):
         raise NotFound(f"no live hook holds token {token!r}")
     return hook
 
 
 async def list_events(store: Store, run_id: str, limit: int, cursor: str | None, order: str,
                       with_data: bool) -> Page[Event]:
-    _text(run_id, "run id")
-    return await _page(store.events, {"run_id": run_id}, ("seq",), limit, cursor, order,
-                       event_from, with_data)
+    text(run_id, "run id")
+    page = await _page(store.events, {"run_id": run_id, "type": {"$ne": TOMBSTONE}}, ("seq",),
+                       limit, cursor, order, event_from, with_data)
+    return await _unless_gone(store, run_id, page)
+
+
+async def run_gone(store: Store, run_id: str) -> bool:
+    """Whether the run is deleted or being deleted: it has no event left, or its last one is
+    the deletion tombstone. Called after reading something the run owns, so the read
+    happened before the deletion's commit point unless this says otherwise."""
+    last = await last_event(store, run_id)
+    return last is None or is_tombstone(last)
+
+
+async def _unless_gone(store: Store, run_id: str, page: Page[T]) -> Page[T]:
+    """``page``, or an empty page if the run it belongs to is (being) deleted."""
+    if page.items and await run_gone(store, run_id):
+        return Page([], None)
+    return page
 
 
 def event_from(doc: dict[str, Any]) -> Event:

@@ -26,9 +26,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     "steps": [IndexModel([("run_id", ASCENDING), ("created_at", ASCENDING), ("eid", ASCENDING)])],
     "waits": [IndexModel([("run_id", ASCENDING), ("created_at", ASCENDING), ("eid", ASCENDING)])],
     "hooks": [IndexModel([("run_id", ASCENDING), ("created_at", ASCENDING), ("eid", ASCENDING)])],
-    "hook_tokens": [],  # _id = token: at most one claim per token
-    "run_keys": [],  # _id = idempotency key: at most one claim per key
+    # _id = token / idempotency key: at most one claim each; run_id: a deletion drops its own
+    "hook_tokens": [IndexModel([("run_id", ASCENDING)])],
+    "run_keys": [IndexModel([("run_id", ASCENDING)])],
     "messages": [IndexModel([("dedupe_key", ASCENDING)], unique=True),
+                 IndexModel([("run_id", ASCENDING), ("acked", ASCENDING)]),
                  IndexModel([("queue", ASCENDING), ("acked", ASCENDING),
                              ("visible_at", ASCENDING)]),
                  IndexModel([("acked", ASCENDING), ("acked_at", ASCENDING)])],

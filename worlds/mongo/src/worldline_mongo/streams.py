@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from worldline.errors import Conflict, ValidationError
 from worldline.model import StreamInfo
 
+from .log import is_tombstone, last_event
 from .store import Store
 
 END = "end"
@@ -87,6 +88,12 @@ async def chunks(store: Store, run_id: str, name: str, start: int,
 
 
 async def list_streams(store: Store, run_id: str) -> list[StreamInfo]:
+    """The run's streams; none while the run is being deleted. A stream may belong to a run
+    id without events, so the run's last event is read before and after the chunks: the
+    listing is hidden if it is the deletion tombstone, or if the events vanished meanwhile."""
+    before = await last_event(store, run_id)
+    if is_tombstone(before):
+        return []
     found: dict[str, list[int]] = {}
     async for doc in store.chunks.find({"run_id": run_id}, {"name": 1, "idx": 1, "kind": 1}):
         entry = found.setdefault(doc["name"], [0, 0])
@@ -94,5 +101,9 @@ async def list_streams(store: Store, run_id: str) -> list[StreamInfo]:
             entry[1] = 1
         else:
             entry[0] += 1
+    if found:
+        after = await last_event(store, run_id)
+        if is_tombstone(after) or (before is not None and after is None):
+            return []
     return [StreamInfo(run_id=run_id, name=name, chunks=n, closed=bool(c))
             for name, (n, c) in sorted(found.items())]

@@ -29,7 +29,7 @@ from worldline.model import (
 )
 from worldline.wakeup import WAKEUPS
 
-from . import log, queue, reads, streams
+from . import housekeeping, log, queue, reads, streams
 from .notify import wait_until
 from .store import Store
 from .url import parse_url
@@ -63,6 +63,7 @@ class MongoWorld:
         self.hooks = _Hooks(self)
         self.queue = _Queue(self)
         self.streams = _Streams(self)
+        self.housekeeping = _Housekeeping(self)
 
     async def __aenter__(self) -> MongoWorld:
         await self.open()
@@ -72,7 +73,8 @@ class MongoWorld:
         await self.close()
 
     async def open(self) -> None:
-        """Connect, measure the server clock, create the indexes (idempotent)."""
+        """Connect, measure the server clock, create the indexes and give older messages
+        their ``run_id`` field (idempotent)."""
         if self._store is not None:
             return
         opts = self.options
@@ -87,6 +89,7 @@ class MongoWorld:
                 await client.admin.command("ping")
                 await store.sync_clock()
                 await store.create_indexes()
+                await queue.backfill_run_ids(store)
         except BaseException:
             await client.close()
             raise
@@ -301,3 +304,14 @@ class _Streams(_Part):
 
     async def list(self, run_id: str) -> list[StreamInfo]:
         return await self.world.call(streams.list_streams, run_id)
+
+
+class _Housekeeping(_Part):
+    async def delete_run(self, run_id: str) -> bool:
+        return await self.world.call(housekeeping.delete_run, reads.text(run_id, "run id"))
+
+    async def queued_run_ids(self) -> set[str]:
+        return await self.world.call(housekeeping.queued_run_ids)
+
+    async def settle_leftovers(self) -> int:
+        return await self.world.call(housekeeping.settle_leftovers)

@@ -19,10 +19,8 @@ from psycopg import AsyncConnection, errors
 from psycopg.types.json import Json
 from worldline import rules
 from worldline.faults import fault_point
-from worldline.ids import new_id
 from worldline.model import (
     Enqueue,
-    Event,
     EventResult,
     Hook,
     NewEvent,
@@ -47,10 +45,21 @@ _RETRIES = 5
 async def create_event(conn: AsyncConnection, channel: str, run_id: str, event: NewEvent,
                        enqueue: Enqueue | None, retention: float) -> EventResult:
     """Validate, decide and write one event atomically (plus ``enqueue`` if appended)."""
-    event = rules.validate(run_id, event)
+    [result] = await create_batch(conn, channel, run_id, [event], [enqueue], retention)
+    return result
+
+
+async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
+                       batch: list[NewEvent], enqueues: list[Enqueue | None],
+                       retention: float) -> list[EventResult]:
+    """Several events in one transaction, each decided on the state the previous ones left
+    (one more round trip per extra event, one commit); all or nothing."""
+    batch = [rules.validate(run_id, event) for event in batch]
     for attempt in range(_RETRIES):
         try:
-            return await _attempt(conn, channel, run_id, event, enqueue, retention)
+            async with pipelined(conn):
+                return [await _append(conn, channel, run_id, event, enqueue, retention)
+                        for event, enqueue in zip(batch, enqueues, strict=True)]
         except errors.UniqueViolation:
             # a concurrent writer won a row no lock protects (a new run, a token, a key):
             # replay the transaction so decide() sees it and answers the typed outcome
@@ -82,51 +91,48 @@ def _state_query(kind: str, event: NewEvent) -> tuple[str, list[Any]]:
     return "SELECT " + ", ".join(cols), params
 
 
-async def _attempt(conn: AsyncConnection, channel: str, run_id: str, event: NewEvent,
-                   enqueue: Enqueue | None, retention: float) -> EventResult:
+async def _append(conn: AsyncConnection, channel: str, run_id: str, event: NewEvent,
+                  enqueue: Enqueue | None, retention: float) -> EventResult:
+    """Lock, read, decide and write one event inside the caller's pipelined transaction."""
     kind = event.type.split("_", 1)[0]
     state_sql, state_params = _state_query(kind, event)
     if kind != "run":
         state_params[0] = run_id
-    async with pipelined(conn):
-        run_cur = await conn.execute("SELECT doc FROM runs WHERE run_id = %s FOR UPDATE",
-                                     (run_id,))
-        state_cur = await conn.execute(state_sql, state_params)
-        run_row = await run_cur.fetchone()
-        state = await state_cur.fetchone()
-        assert state is not None
-        run = Run.from_doc(run_row[0]) if run_row else None
-        now = state[0].astimezone(UTC)
-        entity = ENTITIES[kind][2].from_doc(state[1]) if state[1] is not None else None
-        token_holder = Hook.from_doc(state[2]) if state[2] is not None else None
-        decision = rules.decide(run_id, event, run, entity, now=now,
-                                token_holder=token_holder, idempotency_holder=state[3])
-        if decision.event_type is None:
-            return EventResult(None, decision.run, decision.entity)
-        seq = decision.run.last_seq + 1
-        new_run = decision.run.replace(last_seq=seq)
-        recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=seq,
-                         type=decision.event_type, correlation_id=event.correlation_id,
-                         data=decision.data, created_at=now)
-        await _save_run(conn, new_run, insert=run is None)
-        await conn.execute(
-            "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at, data)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (run_id, seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
-             now, Json(recorded.data)))
-        if decision.entity_changed and decision.entity is not None:
-            await _save_entity(conn, kind, decision.entity)
-        if decision.delete_entity:
-            await conn.execute("DELETE FROM hooks WHERE run_id = %s AND hook_id = %s",
-                               (run_id, event.correlation_id))
-        if decision.clear_run_children:
-            await conn.execute("DELETE FROM hooks WHERE run_id = %s", (run_id,))
-            await conn.execute("DELETE FROM waits WHERE run_id = %s", (run_id,))
-        if enqueue is not None:
-            if recorded.type == "run_created":
-                fault_point("start.enqueue")  # a failure here must leave no run behind
-            await queue.enqueue_in(conn, channel, enqueue.queue, enqueue.payload,
-                                   enqueue.idempotency_key, enqueue.delay, retention)
+    run_cur = await conn.execute("SELECT doc FROM runs WHERE run_id = %s FOR UPDATE",
+                                 (run_id,))
+    state_cur = await conn.execute(state_sql, state_params)
+    run_row = await run_cur.fetchone()
+    state = await state_cur.fetchone()
+    assert state is not None
+    run = Run.from_doc(run_row[0]) if run_row else None
+    now = state[0].astimezone(UTC)
+    entity = ENTITIES[kind][2].from_doc(state[1]) if state[1] is not None else None
+    token_holder = Hook.from_doc(state[2]) if state[2] is not None else None
+    decision = rules.decide(run_id, event, run, entity, now=now,
+                            token_holder=token_holder, idempotency_holder=state[3])
+    if decision.event_type is None:
+        return EventResult(None, decision.run, decision.entity)
+    new_run, recorded = decision.record(run_id, event.correlation_id, now)
+    seq = recorded.seq
+    await _save_run(conn, new_run, insert=run is None)
+    await conn.execute(
+        "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at, data)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (run_id, seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
+         now, Json(recorded.data)))
+    if decision.entity_changed and decision.entity is not None:
+        await _save_entity(conn, kind, decision.entity)
+    if decision.delete_entity:
+        await conn.execute("DELETE FROM hooks WHERE run_id = %s AND hook_id = %s",
+                           (run_id, event.correlation_id))
+    if decision.clear_run_children:
+        await conn.execute("DELETE FROM hooks WHERE run_id = %s", (run_id,))
+        await conn.execute("DELETE FROM waits WHERE run_id = %s", (run_id,))
+    if enqueue is not None:
+        if recorded.type == "run_created":
+            fault_point("start.enqueue")  # a failure here must leave no run behind
+        await queue.enqueue_in(conn, channel, enqueue.queue, enqueue.payload,
+                               enqueue.idempotency_key, enqueue.delay, retention)
     return EventResult(recorded, new_run, decision.entity)
 
 

@@ -6,7 +6,8 @@ is one ``UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`` statement: it set
 ``lease_id``, pushes ``visible_at`` out by the visibility timeout and counts the delivery,
 so concurrent consumers never take the same message and an expired lease is simply ready
 again. ack / extend / retry / defer are single statements fenced by ``lease_id``. Every
-write that makes a message ready sends ``NOTIFY`` in its transaction.
+write that makes a message ready sends ``NOTIFY`` in its transaction. The ``run_id``
+column copies ``payload["run_id"]`` at insert, so housekeeping finds a run's messages.
 """
 
 from __future__ import annotations
@@ -35,11 +36,19 @@ async def enqueue_in(conn: AsyncConnection, channel: str, queue: str, payload: d
             "DELETE FROM messages WHERE idempotency_key = %s"
             " AND acked_at < clock_timestamp() - make_interval(secs => %s)", (key, retention))
     return await conn.execute(
-        "INSERT INTO messages (message_id, queue, payload, idempotency_key, visible_at)"
-        " VALUES (%s, %s, %s, %s, clock_timestamp() + make_interval(secs => %s))"
+        "INSERT INTO messages (message_id, queue, payload, run_id, idempotency_key, visible_at)"
+        " VALUES (%s, %s, %s, %s, %s, clock_timestamp() + make_interval(secs => %s))"
         " ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = excluded.idempotency_key"
         " RETURNING message_id, pg_notify(%s, %s)",
-        (new_id("msg"), queue, Json(payload), key, max(0.0, delay), channel, QUEUE_PAYLOAD))
+        (new_id("msg"), queue, Json(payload), payload_run_id(payload), key, max(0.0, delay),
+         channel, QUEUE_PAYLOAD))
+
+
+def payload_run_id(payload: dict[str, Any]) -> str | None:
+    """The run a message names (its ``run_id`` column): ``payload["run_id"]`` when it is a
+    string a run row could hold (PostgreSQL text holds no NUL), else None."""
+    run_id = payload.get("run_id")
+    return run_id if isinstance(run_id, str) and "\x00" not in run_id else None
 
 
 async def enqueue(conn: AsyncConnection, channel: str, queue: str, payload: dict[str, Any],

@@ -51,6 +51,16 @@ MIGRATIONS: list[list[str]] = [
             run_id text NOT NULL, name text NOT NULL, idx integer NOT NULL,
             is_text boolean NOT NULL, chunk bytea NOT NULL, PRIMARY KEY (run_id, name, idx))""",
     ],
+    [  # 2: find a run's messages (reconciliation deletes them with the run)
+        # a column, not an index on (payload->>'run_id'): PostgreSQL cannot take a field
+        # out of a json document holding \u0000 anywhere, and such payloads are allowed
+        "ALTER TABLE messages ADD COLUMN run_id text",
+        # back-fill what the parser can read; a payload with \u0000 keeps run_id NULL
+        r"""UPDATE messages SET run_id = payload->>'run_id'
+            WHERE CASE WHEN strpos(payload::text, '\u0000') = 0
+                       THEN json_typeof(payload->'run_id') = 'string' ELSE false END""",
+        "CREATE INDEX messages_by_run ON messages (run_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

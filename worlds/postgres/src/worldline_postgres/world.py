@@ -31,7 +31,7 @@ from worldline.model import (
 )
 from worldline.wakeup import WAKEUPS, poll_until
 
-from . import events, reads, schema, streams
+from . import events, housekeeping, reads, schema, streams
 from . import queue as queue_sql
 from .listener import NotifyListener
 from .options import PostgresOptions, parse_url, redact
@@ -72,7 +72,8 @@ class PostgresWorld:
     """PostgreSQL through psycopg 3 — see the package docstring."""
 
     name = "postgres"
-    capabilities = Capabilities(atomic_start=True, multiprocess=True, streams=True)
+    capabilities = Capabilities(atomic_start=True, multiprocess=True, streams=True,
+                                batch_events=True)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -89,6 +90,7 @@ class PostgresWorld:
         self.hooks = _Hooks(self)
         self.queue = _Queue(self)
         self.streams = _Streams(self)
+        self.housekeeping = _Housekeeping(self)
 
     async def __aenter__(self) -> PostgresWorld:
         await self.open()
@@ -96,6 +98,10 @@ class PostgresWorld:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def migrate(self) -> int:
+        """Create or upgrade the schema, whatever the URL's ``migrate`` option says."""
+        return await migrate(self.url)
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -168,6 +174,18 @@ class PostgresWorld:
         async with self.connection() as conn:
             return await func(conn, *args)
 
+    async def read(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """:meth:`call` for a read: when the pooled connection turns out dead (the server
+        restarted or terminated it while idle), check the pool and try once more."""
+        try:
+            return await self.call(func, *args)
+        except WorldUnavailable as exc:
+            if not isinstance(exc.__cause__, psycopg.OperationalError) or self._pool is None:
+                raise
+            with contextlib.suppress(psycopg.Error, PoolTimeout):
+                await self._pool.check()  # drops every idle connection that is dead
+            return await self.call(func, *args)
+
     def wake_key(self, payload: str) -> str:
         """The in-process wake-up key of a NOTIFY payload of this world."""
         return self._key + payload
@@ -180,7 +198,7 @@ class _Part:
 
 class _Runs(_Part):
     async def get(self, run_id: str, *, with_data: bool = True) -> Run:
-        return await self.world.call(reads.get_run, checks.text(run_id, 'run id'), with_data)
+        return await self.world.read(reads.get_run, checks.text(run_id, 'run id'), with_data)
 
     async def list(self, *, workflow_name: str | None = None,
                    status: RunStatus | str | None = None, limit: int = 100,
@@ -191,18 +209,18 @@ class _Runs(_Part):
             raise ValidationError(f"unknown run status {status!r}")
         if workflow_name is not None:
             checks.text(workflow_name, "workflow name")
-        return await self.world.call(reads.list_runs, workflow_name, status, limit, cursor,
+        return await self.world.read(reads.list_runs, workflow_name, status, limit, cursor,
                                      order, with_data)
 
 
 class _Steps(_Part):
     async def get(self, run_id: str, step_id: str, *, with_data: bool = True) -> Step:
-        return await self.world.call(reads.get_entity, "step", checks.text(run_id, "run id"),
+        return await self.world.read(reads.get_entity, "step", checks.text(run_id, "run id"),
                                      checks.text(step_id, "step id"), with_data)
 
     async def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
                    order: str = "asc", with_data: bool = True) -> Page[Step]:
-        return await self.world.call(reads.list_entities, "step", checks.text(run_id, "run id"),
+        return await self.world.read(reads.list_entities, "step", checks.text(run_id, "run id"),
                                      limit, cursor, order,
                                      with_data)
 
@@ -223,35 +241,46 @@ class _Events(_Part):
             WAKEUPS.notify(world.wake_key(_QUEUE))
         return result
 
+    async def create_batch(self, run_id: str, batch: Sequence[NewEvent], *,
+                           enqueues: Sequence[Enqueue | None] | None = None,
+                           ) -> list[EventResult]:
+        messages = checks.batch_args(run_id, batch, enqueues)
+        world = self.world
+        results = await world.call(events.create_batch, world.channel, run_id, list(batch),
+                                   messages, world.options.dedupe_retention)
+        if any(m is not None for m in messages):
+            WAKEUPS.notify(world.wake_key(_QUEUE))
+        return results
+
     async def list(self, run_id: str, *, limit: int = 1000, cursor: str | None = None,
                    order: str = "asc", with_data: bool = True) -> Page[Event]:
-        return await self.world.call(reads.list_events, checks.text(run_id, "run id"), limit,
+        return await self.world.read(reads.list_events, checks.text(run_id, "run id"), limit,
                                      cursor, order,
                                      with_data)
 
 
 class _Waits(_Part):
     async def get(self, run_id: str, wait_id: str) -> Wait:
-        return await self.world.call(reads.get_entity, "wait", checks.text(run_id, "run id"),
+        return await self.world.read(reads.get_entity, "wait", checks.text(run_id, "run id"),
                                      checks.text(wait_id, "wait id"))
 
     async def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
                    order: str = "asc") -> Page[Wait]:
-        return await self.world.call(reads.list_entities, "wait", checks.text(run_id, "run id"),
+        return await self.world.read(reads.list_entities, "wait", checks.text(run_id, "run id"),
                                      limit, cursor, order)
 
 
 class _Hooks(_Part):
     async def get(self, run_id: str, hook_id: str) -> Hook:
-        return await self.world.call(reads.get_entity, "hook", checks.text(run_id, "run id"),
+        return await self.world.read(reads.get_entity, "hook", checks.text(run_id, "run id"),
                                      checks.text(hook_id, "hook id"))
 
     async def get_by_token(self, token: str) -> Hook:
-        return await self.world.call(reads.get_hook_by_token, checks.text(token, "hook token"))
+        return await self.world.read(reads.get_hook_by_token, checks.text(token, "hook token"))
 
     async def list(self, run_id: str, *, limit: int = 100, cursor: str | None = None,
                    order: str = "asc") -> Page[Hook]:
-        return await self.world.call(reads.list_entities, "hook", checks.text(run_id, "run id"),
+        return await self.world.read(reads.list_entities, "hook", checks.text(run_id, "run id"),
                                      limit, cursor, order)
 
 
@@ -347,3 +376,14 @@ class _Streams(_Part):
 
     async def list(self, run_id: str) -> list[StreamInfo]:
         return await self.world.call(streams.list_streams, checks.text(run_id, "run id"))
+
+
+class _Housekeeping(_Part):
+    async def delete_run(self, run_id: str) -> bool:
+        return await self.world.call(housekeeping.delete_run, checks.text(run_id, "run id"))
+
+    async def queued_run_ids(self) -> set[str]:
+        return await self.world.call(housekeeping.queued_run_ids)
+
+    async def settle_leftovers(self) -> int:
+        return 0  # idempotency keys and hook tokens are columns of the run / hook rows

@@ -1,6 +1,10 @@
 """The key layout. Every key of one world starts with the hash tag ``{prefix}``, so a
 whole world lives in one Cluster slot and every Lua script touches keys of that slot only
-(see docs/worlds/redis.md, "Cluster")."""
+(see docs/worlds/redis.md, "Cluster").
+
+``lua.DELETE_RUN`` builds three kinds of names itself from ``base`` and the run's data —
+``runs_by``, ``queue`` and ``stream`` — so a change to those must be made there too
+(``tests/test_housekeeping.py`` fails if the two disagree)."""
 
 from __future__ import annotations
 

@@ -46,6 +46,18 @@ local function enqueue(ks, queue, msg_id, payload, key, delay, retention, now)
 end
 """
 
+#: helper shared by the scripts that drop a run's hooks
+_HOOKS = r"""
+-- Release the token of every hook in hash khooks that run_id still holds in ktokens.
+local function release_tokens(khooks, ktokens, run_id)
+  for _, doc in ipairs(redis.call('HVALS', khooks)) do
+    local token = cjson.decode(doc).token
+    local holder = redis.call('HGET', ktokens, token)
+    if holder and cjson.decode(holder).run_id == run_id then redis.call('HDEL', ktokens, token) end
+  end
+end
+"""
+
 #: KEYS: run, entity hash, tokens, idempotency. ARGV: entity id, token, idempotency key.
 #: Returns the server time and everything ``rules.decide`` needs, read atomically.
 LOAD = r"""
@@ -64,7 +76,7 @@ return {t[1], t[2], run[1] or '', run[2] or '0', ent, tok, idem}
 #: ARGV[1]: the decision as JSON (see worldline_redis.log._op).
 #: Returns {'retry'} if any version moved (nothing written), else {'ok', message id or ''}
 #: ({'ok', 'resent'} when a resend finds its own event already appended).
-APPEND = _LIB + r"""
+APPEND = _LIB + _HOOKS + r"""
 local op = cjson.decode(ARGV[1])
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 if seq ~= op.expect_seq then
@@ -111,10 +123,7 @@ if op.delete_hook then
   end
 end
 if op.clear_children then
-  for _, doc in ipairs(redis.call('HVALS', KEYS[4])) do
-    local token = cjson.decode(doc).token
-    if redis.call('HGET', KEYS[6], token) == doc then redis.call('HDEL', KEYS[6], token) end
-  end
+  release_tokens(KEYS[4], KEYS[6], op.run_id)
   redis.call('DEL', KEYS[4], KEYS[5])
 end
 local msg = ''
@@ -224,5 +233,68 @@ if m.closed then return 0 end
 m.closed = true
 redis.call('XADD', KEYS[2], (m.chunks + 1) .. '-0', 'eof', '1')
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
+return 1
+"""
+
+
+#: KEYS: 1 run, 2 events, 3 steps, 4 waits, 5 hooks, 6 tokens, 7 idempotency, 8 all runs,
+#:       9 stream meta, 10 messages, 11 payloads, 12 message keys, 13 acked keys.
+#: ARGV: 1 run id, 2 key base ``{prefix}``, 3.. the terminal statuses.
+#: Deletes a terminal run with all it owns; returns 0 (nothing changed) if the run is absent
+#: or live. The keys that depend on the run's data — its run-list indexes (workflow, status),
+#: its Redis Streams, the queues of its messages — are named here from the key base (the same
+#: layout as ``worldline_redis.keys``); they share the hash tag, hence the script's slot.
+#: The run's messages are found by scanning the payloads of messages in flight (acked ones
+#: are gone already); a substring test skips the JSON decode of payloads that cannot name it.
+DELETE_RUN = _HOOKS + r"""
+local run_id, base = ARGV[1], ARGV[2]
+local raw = redis.call('HGET', KEYS[1], 'doc')
+if not raw then return 0 end
+local run = cjson.decode(raw)
+local terminal = false
+for i = 3, #ARGV do
+  if ARGV[i] == run.status then terminal = true end
+end
+if not terminal then return 0 end
+
+local wf, st = run.workflow_name, run.status
+redis.call('ZREM', KEYS[8], run_id)
+redis.call('ZREM', base .. ':runs:wf:' .. wf, run_id)
+redis.call('ZREM', base .. ':runs:st:' .. st, run_id)
+redis.call('ZREM', base .. ':runs:wfst:' .. st .. ':' .. wf, run_id)
+local key = run.idempotency_key
+if type(key) == 'string' and key ~= '' and redis.call('HGET', KEYS[7], key) == run_id then
+  redis.call('HDEL', KEYS[7], key)
+end
+release_tokens(KEYS[5], KEYS[6], run_id)
+for _, name in ipairs(redis.call('HKEYS', KEYS[9])) do
+  redis.call('DEL', base .. ':stream:' .. run_id .. ':' .. name)
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[9])
+
+-- only a payload containing '"<run id>"' verbatim can name the run (ids without characters
+-- JSON escapes); for other ids decode every payload
+local needle = nil
+if string.match(run_id, '^[%w_%-%.:]+$') then needle = '"' .. run_id .. '"' end
+local payloads = redis.call('HGETALL', KEYS[11])
+for i = 1, #payloads, 2 do
+  local id, payload = payloads[i], payloads[i + 1]
+  if needle == nil or string.find(payload, needle, 1, true) then
+    local doc = cjson.decode(payload)
+    if type(doc) == 'table' and doc.run_id == run_id then
+      local meta = redis.call('HGET', KEYS[10], id)
+      if meta then
+        meta = cjson.decode(meta)
+        redis.call('ZREM', base .. ':q:' .. meta.queue, id)
+        if meta.key ~= '' and redis.call('HGET', KEYS[12], meta.key) == id then
+          redis.call('HDEL', KEYS[12], meta.key)
+          redis.call('ZREM', KEYS[13], meta.key)
+        end
+      end
+      redis.call('HDEL', KEYS[10], id)
+      redis.call('HDEL', KEYS[11], id)
+    end
+  end
+end
 return 1
 """

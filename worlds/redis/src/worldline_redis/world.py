@@ -33,6 +33,7 @@ from worldline.model import (
 )
 
 from . import log, lua
+from .housekeeping import RedisHousekeeping
 from .keys import Keys
 from .options import parse_url
 from .queue import RedisQueue
@@ -58,6 +59,7 @@ class Scripts:
         self.settle = client.register_script(lua.SETTLE)
         self.stream_write = client.register_script(lua.STREAM_WRITE)
         self.stream_close = client.register_script(lua.STREAM_CLOSE)
+        self.delete_run = client.register_script(lua.DELETE_RUN)
 
 
 class RedisWorld:
@@ -80,6 +82,7 @@ class RedisWorld:
         self.hooks = _Hooks(self)
         self.queue = _Queue(self)
         self.streams = _Streams(self)
+        self.housekeeping = _Housekeeping(self)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -318,3 +321,20 @@ class _Streams(_Part):
     @_guarded
     async def list(self, run_id: str) -> list[StreamInfo]:
         return await self.impl.list(run_id)
+
+
+class _Housekeeping(_Part):
+    def __init__(self, world: RedisWorld) -> None:
+        super().__init__(world)
+        self.impl = RedisHousekeeping(world)
+
+    async def delete_run(self, run_id: str) -> bool:  # guards its own I/O: see the impl
+        return await self.impl.delete_run(run_id)
+
+    @_guarded
+    async def queued_run_ids(self) -> set[str]:
+        return await self.impl.queued_run_ids()
+
+    @_guarded
+    async def settle_leftovers(self) -> int:
+        return await self.impl.settle_leftovers()

@@ -16,7 +16,6 @@ from ... import rules
 from ...cursor import check_page_args, decode_cursor, encode_cursor
 from ...errors import NotFound, ValidationError
 from ...faults import fault_point
-from ...ids import new_id
 from ...model import (
     Enqueue,
     Event,
@@ -61,11 +60,7 @@ def create_event(state: MemoryState, run_id: str, event: NewEvent, enqueue: Enqu
                                 token_holder=token_holder, idempotency_holder=holder)
         if decision.event_type is None:
             return deepcopy(EventResult(None, decision.run, decision.entity))
-        seq = decision.run.last_seq + 1
-        new_run = decision.run.replace(last_seq=seq)
-        recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=seq,
-                         type=decision.event_type, correlation_id=event.correlation_id,
-                         data=decision.data, created_at=now)
+        new_run, recorded = decision.record(run_id, event.correlation_id, now)
         if enqueue is not None and recorded.type == "run_created":
             fault_point("start.enqueue")  # before any mutation: a failure changes nothing
         state.events.setdefault(run_id, []).append(recorded)
@@ -160,6 +155,26 @@ def raw_events(state: MemoryState, run_id: str) -> list[dict[str, Any]]:
     return [{"seq": e.seq, "type": e.type.value, "correlation_id": e.correlation_id,
              "data": json_copy(e.data, "event data"), "event_id": e.event_id,
              "created_at": to_iso(e.created_at)} for e in events]
+
+
+def delete_run(state: MemoryState, run_id: str) -> bool:
+    """Delete a terminal run and everything it owns, under the lock; False if it is live."""
+    with state.lock:
+        run = state.runs.get(run_id)
+        if run is None or not run.status.terminal:
+            return False
+        fault_point("reconcile.mid_delete")  # before any change: all or nothing
+        del state.runs[run_id]
+        state.events.pop(run_id, None)
+        for entities in state.entities.values():
+            for key in [k for k in entities if k[0] == run_id]:
+                del entities[key]
+        for key in [k for k in state.streams if k[0] == run_id]:
+            del state.streams[key]
+        for message_id in [m.message_id for m in state.messages.values()
+                           if m.payload.get("run_id") == run_id]:
+            del state.messages[message_id]
+        return True
 
 
 def paginate(items: Iterable[T], key: Callable[[T], tuple[Any, ...]],

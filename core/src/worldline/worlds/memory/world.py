@@ -27,6 +27,7 @@ from ...model import (
 from ...protocol import (
     EventsAPI,
     HooksAPI,
+    HousekeepingAPI,
     QueueAPI,
     RunsAPI,
     StepsAPI,
@@ -79,6 +80,7 @@ class MemoryWorld:
         self.hooks: HooksAPI = _Hooks(self)
         self.queue: QueueAPI = _Queue(self)
         self.streams: StreamsAPI = _Streams(self)
+        self.housekeeping: HousekeepingAPI = _Housekeeping(self)
 
     @property
     def state(self) -> MemoryState:
@@ -250,3 +252,17 @@ class _Streams(_Part):
 
     async def list(self, run_id: str) -> list[StreamInfo]:
         return streams.list_streams(self.world.state, run_id)
+
+
+class _Housekeeping(_Part):
+    async def delete_run(self, run_id: str) -> bool:
+        return log.delete_run(self.world.state, log.check_id(run_id, "run id"))
+
+    async def queued_run_ids(self) -> set[str]:
+        state = self.world.state
+        with state.lock:
+            return {m.payload["run_id"] for m in state.messages.values()
+                    if m.acked_at is None and isinstance(m.payload.get("run_id"), str)}
+
+    async def settle_leftovers(self) -> int:
+        return 0  # keys and tokens are fields of the run and hook records
