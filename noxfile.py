@@ -72,6 +72,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (`-- --world X --quick`); results go to benchmarks/results/."""
+    session.run("uv", "sync", "--locked", "--quiet", "--group", "bench", external=True)
     for world in WORLDS:
         ensure_service(session, world)
     session.run("uv", "run", "--no-sync", "python", "-m", "benchmarks", *session.posargs,
