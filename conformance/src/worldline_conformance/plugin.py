@@ -44,12 +44,21 @@ def pytest_configure(config: pytest.Config) -> None:
     race_report.register(config)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: the per-test time limit of a soak, per round (a hung round fails sooner, in the harness)
+SOAK_SECONDS_PER_ROUND = 2.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rounds = config.getoption("--race-rounds")
     for item in items:
         func = getattr(item, "function", None)
         if func is not None and inspect.iscoroutinefunction(func) \
                 and item.get_closest_marker("asyncio") is None:
             item.add_marker(pytest.mark.asyncio)
+        if rounds and "racer" in getattr(item, "fixturenames", ()):
+            # a soak runs as long as its rounds take: the default per-test limit would
+            # cut a loaded machine's soak short
+            item.add_marker(pytest.mark.timeout(120 + SOAK_SECONDS_PER_ROUND * rounds))
 
 
 @pytest.fixture(scope="session")
