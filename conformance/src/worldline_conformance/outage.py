@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 import worldline as wl
-from worldline import World
+from worldline import World, connect
 
 T = TypeVar("T")
 TIMEOUT = 60.0
@@ -193,3 +193,17 @@ class PrivateServer:
         await hold(seen)
         self.start()
         await self.ready()
+
+
+async def assert_worker_survives_restart(server: PrivateServer, url: str,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """:func:`assert_worker_survives` on the world at ``url`` (a URL naming ``server``'s
+    port), with the outage a restart of ``server``."""
+    server.start()
+    await server.ready()
+    world = connect(url)
+    await world.open()
+    try:
+        await assert_worker_survives(world, server.restart, caplog)
+    finally:
+        await world.close()

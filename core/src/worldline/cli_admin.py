@@ -40,8 +40,8 @@ async def migrate(world_url: str | None) -> None:
 @run_async
 async def reconcile_command(world_url: str | None, retention_days: float, grace: float,
                             limit: int, as_json: bool) -> None:
-    """Run one reconciliation pass: delete expired runs, wake orphaned runs, expire stale
-    claims (workers also run it every --reconcile-interval seconds)."""
+    """Run one reconciliation pass: delete expired runs, wake orphaned runs, settle what
+    dead owners left (workers also run it every --reconcile-interval seconds)."""
     world = await open_world(world_url)
     try:
         report = await reconcile(world, retention=timedelta(days=retention_days),

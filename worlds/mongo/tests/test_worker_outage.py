@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from worldline_conformance.outage import PrivateServer, assert_worker_survives
-from worldline_mongo import MongoWorld
+from worldline_conformance.outage import PrivateServer, assert_worker_survives_restart
 
 #: the stand-in's executable, installed next to the interpreter
 STANDIN = Path(sys.executable).with_name("nx-27017")
@@ -39,11 +38,5 @@ def server(tmp_path: Path) -> Iterator[PrivateServer]:
 
 
 async def test_worker_survives_server_restart(server, caplog):
-    server.start()
-    await server.ready()
-    world = MongoWorld(f"mongodb://127.0.0.1:{server.port}/wl_outage")
-    await world.open()
-    try:
-        await assert_worker_survives(world, server.restart, caplog)
-    finally:
-        await world.close()
+    url = f"mongodb://127.0.0.1:{server.port}/wl_outage"
+    await assert_worker_survives_restart(server, url, caplog)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from worldline_conformance.outage import PrivateServer, assert_worker_survives
-from worldline_redis import RedisWorld
+from worldline_conformance.outage import PrivateServer, assert_worker_survives_restart
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="needs the redis-server binary")
@@ -45,11 +44,4 @@ async def answers(port: int) -> bool:
 
 
 async def test_worker_survives_server_restart(server, caplog):
-    server.start()
-    await server.ready()
-    world = RedisWorld(f"redis://127.0.0.1:{server.port}/0")
-    await world.open()
-    try:
-        await assert_worker_survives(world, server.restart, caplog)
-    finally:
-        await world.close()
+    await assert_worker_survives_restart(server, f"redis://127.0.0.1:{server.port}/0", caplog)

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from .. import rules
+from ..checks import text
 from ..cursor import check_page_args, decode_cursor, encode_cursor
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound
 from ..faults import fault_point
 from ..model import (
     Enqueue,
@@ -42,13 +43,6 @@ _ENTITIES: dict[str, tuple[str, str, type[Any]]] = {
     "wait": ("waits", "wait_id", Wait),
     "hook": ("hooks", "hook_id", Hook),
 }
-
-
-def _text(value: Any, what: str) -> str:
-    """``value`` if it is a string, else ValidationError (ids, tokens, names)."""
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
-    return value
 
 
 def _dumps(value: Any) -> str:
@@ -108,11 +102,10 @@ class SqliteDialectStore:
         if decision.event_type is None:
             return EventResult(None, decision.run, decision.entity)
         new_run, recorded = decision.record(run_id, event.correlation_id, now)
-        seq = recorded.seq
         conn.execute(
             "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at,"
             " data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
+            (run_id, recorded.seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
              to_iso(now), _dumps(recorded.data)))
         self._save_run(new_run)
         if decision.entity_changed and decision.entity is not None:
@@ -170,7 +163,7 @@ class SqliteDialectStore:
     # -- reads --------------------------------------------------------------------------
 
     def get_run(self, run_id: str, with_data: bool = True) -> Run:
-        run = self._load_run(_text(run_id, "run id"))
+        run = self._load_run(text(run_id, "run id"))
         if run is None:
             raise NotFound("no such run", run_id=run_id)
         return run if with_data else strip_data(run)
@@ -179,7 +172,7 @@ class SqliteDialectStore:
                   cursor: str | None, order: str, with_data: bool) -> Page[Run]:
         where, params = [], []
         if workflow_name is not None:
-            _text(workflow_name, "workflow name")
+            text(workflow_name, "workflow name")
             where.append("workflow_name = ?")
             params.append(workflow_name)
         if status is not None:
@@ -189,7 +182,7 @@ class SqliteDialectStore:
                           lambda row: Run.from_doc(json.loads(row[0])), with_data)
 
     def get_entity(self, kind: str, run_id: str, entity_id: str, with_data: bool = True) -> Any:
-        entity = self._load_entity(kind, _text(run_id, "run id"), _text(entity_id, f"{kind} id"))
+        entity = self._load_entity(kind, text(run_id, "run id"), text(entity_id, f"{kind} id"))
         if entity is None:
             raise NotFound(f"no such {kind}", run_id=run_id, entity_id=entity_id)
         return entity if with_data else strip_data(entity)
@@ -197,20 +190,20 @@ class SqliteDialectStore:
     def list_entities(self, kind: str, run_id: str, limit: int, cursor: str | None,
                       order: str, with_data: bool = True) -> Page[Any]:
         table, column, cls = _ENTITIES[kind]
-        _text(run_id, "run id")
+        text(run_id, "run id")
         return self._page(table, ("created_at", column), ["run_id = ?"], [run_id], limit,
                           cursor, order, lambda row: cls.from_doc(json.loads(row[0])),
                           with_data)
 
     def get_hook_by_token(self, token: str) -> Hook:
-        hook = self._hook_by_token(_text(token, "hook token"))
+        hook = self._hook_by_token(text(token, "hook token"))
         if hook is None:
             raise NotFound(f"no live hook holds token {token!r}")
         return hook
 
     def list_events(self, run_id: str, limit: int, cursor: str | None, order: str,
                     with_data: bool) -> Page[Event]:
-        _text(run_id, "run id")
+        text(run_id, "run id")
 
         def build(row: Any) -> Event:
             return Event.from_doc({"event_id": row[1], "run_id": run_id, "seq": row[2],
@@ -256,7 +249,7 @@ class SqliteDialectStore:
         """Delete a terminal run and all it owns in one transaction; False if it is live."""
         with write_transaction(self.conn) as conn:
             row = conn.execute("SELECT status FROM runs WHERE run_id = ?",
-                               (_text(run_id, "run id"),)).fetchone()
+                               (text(run_id, "run id"),)).fetchone()
             if row is None or not RunStatus(row[0]).terminal:
                 return False
             for table in ("events", "steps", "waits", "hooks", "streams", "stream_chunks"):

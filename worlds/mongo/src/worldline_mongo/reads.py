@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from worldline import checks
 from worldline.cursor import check_page_args, decode_cursor, encode_cursor
 from worldline.errors import NotFound, ValidationError
 from worldline.model import Event, Hook, Page, Run, RunStatus
@@ -33,15 +34,8 @@ from .store import Store
 T = TypeVar("T")
 
 
-def text(value: Any, what: str) -> str:
-    """``value`` if it is a string, else ValidationError (ids, tokens, names)."""
-    if not isinstance(value, str):
-        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
-    return value
-
-
 async def get_run(store: Store, run_id: str, with_data: bool = True) -> Run:
-    run = await sync(store, text(run_id, "run id"))
+    run = await sync(store, checks.text(run_id, "run id"))
     if run is None:
         raise NotFound("no such run", run_id=run_id)
     return run if with_data else strip_data(run)
@@ -54,7 +48,7 @@ async def list_runs(store: Store, workflow_name: str | None, status: str | None,
         raise ValidationError(f"unknown run status {status!r}")
     filt: dict[str, Any] = {"deleted": {"$ne": True}}
     if workflow_name is not None:
-        filt["workflow_name"] = text(workflow_name, "workflow name")
+        filt["workflow_name"] = checks.text(workflow_name, "workflow name")
     if status is not None:
         filt["status"] = RunStatus(status).value
 
@@ -75,8 +69,8 @@ async def list_runs(store: Store, workflow_name: str | None, status: str | None,
 
 async def get_entity(store: Store, kind: str, run_id: str, entity_id: str,
                      with_data: bool = True) -> Any:
-    text(entity_id, f"{kind} id")
-    await sync_if_lagging(store, text(run_id, "run id"))
+    checks.text(entity_id, f"{kind} id")
+    await sync_if_lagging(store, checks.text(run_id, "run id"))
     entity = await load_entity(store, kind, run_id, entity_id)
     if entity is None or await run_gone(store, run_id):
         raise NotFound(f"no such {kind}", run_id=run_id, entity_id=entity_id)
@@ -85,7 +79,7 @@ async def get_entity(store: Store, kind: str, run_id: str, entity_id: str,
 
 async def list_entities(store: Store, kind: str, run_id: str, limit: int, cursor: str | None,
                         order: str, with_data: bool = True) -> Page[Any]:
-    text(run_id, "run id")
+    checks.text(run_id, "run id")
     check_page_args(limit, order)
     if cursor is None:  # later pages continue from the first page's view
         await sync_if_lagging(store, run_id)
@@ -97,7 +91,7 @@ async def list_entities(store: Store, kind: str, run_id: str, limit: int, cursor
 
 
 async def get_hook_by_token(store: Store, token: str) -> Hook:
-    text(token, "hook token")
+    checks.text(token, "hook token")
     hook = await token_holder_of(store, token)
     if hook is None or await run_gone(store, hook.run_id):
         raise NotFound(f"no live hook holds token {token!r}")
@@ -106,7 +100,7 @@ async def get_hook_by_token(store: Store, token: str) -> Hook:
 
 async def list_events(store: Store, run_id: str, limit: int, cursor: str | None, order: str,
                       with_data: bool) -> Page[Event]:
-    text(run_id, "run id")
+    checks.text(run_id, "run id")
     page = await _page(store.events, {"run_id": run_id, "type": {"$ne": TOMBSTONE}}, ("seq",),
                        limit, cursor, order, event_from, with_data)
     return await _unless_gone(store, run_id, page)

@@ -308,7 +308,7 @@ class _Streams(_Part):
 
 class _Housekeeping(_Part):
     async def delete_run(self, run_id: str) -> bool:
-        return await self.world.call(housekeeping.delete_run, reads.text(run_id, "run id"))
+        return await self.world.call(housekeeping.delete_run, checks.text(run_id, "run id"))
 
     async def queued_run_ids(self) -> set[str]:
         return await self.world.call(housekeeping.queued_run_ids)

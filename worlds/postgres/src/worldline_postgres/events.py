@@ -113,12 +113,11 @@ async def _append(conn: AsyncConnection, channel: str, run_id: str, event: NewEv
     if decision.event_type is None:
         return EventResult(None, decision.run, decision.entity)
     new_run, recorded = decision.record(run_id, event.correlation_id, now)
-    seq = recorded.seq
     await _save_run(conn, new_run, insert=run is None)
     await conn.execute(
         "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at, data)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (run_id, seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
+        (run_id, recorded.seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
          now, Json(recorded.data)))
     if decision.entity_changed and decision.entity is not None:
         await _save_entity(conn, kind, decision.entity)
