@@ -269,3 +269,35 @@ async def deterministic_wf() -> dict[str, Any]:
     PROBE.flags.setdefault("seen", []).append(first)
     await wl.sleep(0.3)  # the activation suspends; the replay must see the same values
     return first
+
+
+@wl.workflow(name="rt.clock_after_step")
+async def clock_after_step_wf() -> list[str]:
+    """``now()`` after each step, seen live and again by the replay after the sleep."""
+    times = []
+    for i in range(3):
+        await add(i, 1)
+        times.append(wl.now().isoformat())
+    PROBE.flags.setdefault("seen", []).append(times)
+    await wl.sleep(0.2)
+    return times
+
+
+@wl.workflow(name="rt.log_moves_under_step")
+async def log_moves_under_step_wf(token: str, then: str) -> list[Any]:
+    """A step races a hook whose payload arrives while the step runs, so the log moves
+    between the step's start and the write of its result: the hook is first in the log, so
+    the hook wins, live and in every replay. ``then``: "await" (the code awaits the hook
+    next: nothing carries the result, it is written alone) or "step" (with the next step)."""
+    hook = wl.create_hook(token)
+
+    async def payload() -> Any:
+        return await hook
+
+    step_f = asyncio.ensure_future(slow_until_gate("a"))
+    hook_f = asyncio.ensure_future(payload())
+    done, _ = await asyncio.wait({step_f, hook_f}, return_when=asyncio.FIRST_COMPLETED)
+    winner = "hook" if hook_f in done else "step"
+    if then == "step":
+        winner = await fast(winner)
+    return [winner, await step_f, await hook_f]

@@ -52,9 +52,13 @@ def settle_args(message: Any, how: str, value: Any) -> float:
                    positive=how == "extend")
 
 
-def batch_args(run_id: str, events: Any, enqueues: Any) -> list[Enqueue | None]:
+def batch_args(run_id: str, events: Any, enqueues: Any,
+               expect_seq: Any = None) -> list[Enqueue | None]:
     """Check ``events.create_batch``'s arguments (each event and message as ``create``
-    would); return one message slot per event."""
+    would, ``expect_seq`` None or a sequence number); return one message slot per event."""
+    if expect_seq is not None and (isinstance(expect_seq, bool) or
+                                   not isinstance(expect_seq, int) or expect_seq < 0):
+        raise ValidationError(f"expect_seq must be None or an int >= 0, got {expect_seq!r}")
     if isinstance(events, NewEvent) or not isinstance(events, list | tuple) or not events:
         raise ValidationError(f"events must be a non-empty list of NewEvent, got {events!r:.80}")
     messages = list(enqueues) if enqueues is not None else [None] * len(events)

@@ -74,6 +74,16 @@ class Conflict(WorldError):
         super().__init__(message, **kw)
 
 
+class LogMoved(Conflict):
+    """``create_batch(..., expect_seq=N)``: the run's log is no longer at ``N`` (someone
+    else appended); nothing was written (409)."""
+
+    def __init__(self, message: str, *, expected: int, actual: int, **kw: Any) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message, **kw)
+
+
 class Gone(WorldError):
     """The run is over; the caller should stop quietly (410)."""
 

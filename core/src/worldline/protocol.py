@@ -68,10 +68,13 @@ class BatchEventsAPI(EventsAPI, Protocol):
 
     def create_batch(self, run_id: str, events: Sequence[NewEvent], *,
                      enqueues: Sequence[Enqueue | None] | None = None,
+                     expect_seq: int | None = None,
                      ) -> Awaitable[builtins.list[EventResult]]:
         """Several events of one run decided in order, as by consecutive ``create`` calls,
         in ONE atomic unit — all written (each with its message from ``enqueues``) or, when
-        one is refused, none and its error raised. Callers use
+        one is refused, none and its error raised. With ``expect_seq``, the unit first
+        checks that the run's log ends at that sequence number (0: no run) and otherwise
+        raises :class:`~worldline.errors.LogMoved`, writing nothing. Callers use
         :func:`worldline.batch.create_batch`, which falls back to ``create`` calls on
         other worlds."""
 

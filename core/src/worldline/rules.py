@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .errors import Conflict, Gone, NotFound, TooEarly, ValidationError
+from .errors import Conflict, Gone, LogMoved, NotFound, TooEarly, ValidationError
 from .ids import new_id
 from .model import (
     JSON,
@@ -44,7 +44,7 @@ _SCHEMAS: dict[EventType, dict[str, tuple[bool, tuple[type, ...] | None]]] = {
     EventType.RUN_CANCELLED: {"reason": (False, (str, type(None)))},
     EventType.STEP_CREATED: {"step_name": (True, (str,)), "input": (False, _ANY)},
     EventType.STEP_STARTED: {},
-    EventType.STEP_COMPLETED: {"output": (False, _ANY)},
+    EventType.STEP_COMPLETED: {"output": (False, _ANY), "at": (False, (str,))},
     EventType.STEP_FAILED: {"error": (True, (dict,))},
     EventType.STEP_RETRYING: {"error": (True, (dict,)), "retry_after": (False, (str, type(None)))},
     EventType.WAIT_CREATED: {"resume_at": (True, (str,))},
@@ -54,7 +54,7 @@ _SCHEMAS: dict[EventType, dict[str, tuple[bool, tuple[type, ...] | None]]] = {
     EventType.HOOK_DISPOSED: {},
 }
 
-_TIME_FIELDS = {"resume_at", "retry_after"}
+_TIME_FIELDS = {"resume_at", "retry_after", "at"}
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,17 @@ def _parse_time(run_id: str, etype: EventType, key: str, value: str) -> datetime
         raise ValidationError(f"{etype} data[{key!r}] must carry a UTC offset: {value!r}",
                               run_id=run_id)
     return parsed
+
+
+def check_expected_seq(run_id: str, run: Run | None, expect_seq: int | None) -> None:
+    """``create_batch(..., expect_seq=N)``: LogMoved unless the run's log ends at ``N``.
+    Called inside the batch's atomic unit, before the first event is decided."""
+    if expect_seq is None:
+        return
+    actual = run.last_seq if run is not None else 0
+    if actual != expect_seq:
+        raise LogMoved(f"the log is at seq {actual}, the batch expected {expect_seq}",
+                       run_id=run_id, expected=expect_seq, actual=actual)
 
 
 def decide(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from worldline import Conflict, Enqueue, Gone, ValidationError
 from worldline.batch import create_batch
+from worldline.errors import LogMoved
 from worldline.ids import new_id
 from worldline.model import Step
 
@@ -78,4 +79,42 @@ async def test_bad_batches_are_validation_errors(world, raw_events, events, enqu
     run_id = await make_run(world, "running")
     with pytest.raises(ValidationError):
         await world.events.create_batch(run_id, events, enqueues=enqueues)
+    assert await types_of(raw_events, run_id) == ["run_created", "run_started"]
+
+
+@pytest.mark.requires("batch_events")
+async def test_expect_seq_at_the_end_of_the_log_writes_the_batch(world, raw_events):
+    run_id = await make_run(world, "running")
+    step_id = new_id("step")
+    events, messages = step_pair(step_id)
+    results = await world.events.create_batch(run_id, events, enqueues=messages,
+                                              expect_seq=2)
+    assert [r.event.seq for r in results if r.event is not None] == [3, 4]
+
+
+@pytest.mark.requires("batch_events")
+@pytest.mark.parametrize("expect_seq", [1, 3])
+async def test_expect_seq_elsewhere_is_log_moved_and_writes_nothing(world, raw_events,
+                                                                     expect_seq):
+    run_id = await make_run(world, "running")
+    step_id = new_id("step")
+    events, messages = step_pair(step_id)
+    with pytest.raises(LogMoved) as info:
+        await world.events.create_batch(run_id, events, enqueues=messages,
+                                        expect_seq=expect_seq)
+    assert (info.value.expected, info.value.actual) == (expect_seq, 2)
+    assert isinstance(info.value, Conflict)
+    assert await types_of(raw_events, run_id) == ["run_created", "run_started"]
+    assert (await world.steps.list(run_id)).items == []
+    assert await queued(world, "steps") == [], "the message of an unwritten event was sent"
+
+
+@pytest.mark.requires("batch_events")
+@pytest.mark.parametrize("expect_seq", [-1, True, "2", 2.0])
+async def test_bad_expect_seq_is_a_validation_error(world, raw_events, expect_seq):
+    run_id = await make_run(world, "running")
+    events, messages = step_pair(new_id("step"))
+    with pytest.raises(ValidationError, match="expect_seq"):
+        await world.events.create_batch(run_id, events, enqueues=messages,
+                                        expect_seq=expect_seq)
     assert await types_of(raw_events, run_id) == ["run_created", "run_started"]

@@ -218,21 +218,27 @@ class Context:
             self.terminal = et.value
             return
         if et is EventType.STEP_COMPLETED:
-            self._now = event.created_at
+            at = data.get("at")  # written with the next transition: the worker's clock
+            self._advance(datetime.fromisoformat(at) if isinstance(at, str) else event.created_at)
             self._deliver(cid, True, decode(data.get("output")))
         elif et is EventType.STEP_FAILED:
-            self._now = event.created_at
+            self._advance(event.created_at)
             self._deliver(cid, False, WorkflowError(data["error"], run_id=self.run_id))
         elif et is EventType.WAIT_COMPLETED:
-            self._now = event.created_at
+            self._advance(event.created_at)
             assert cid is not None
             self.waits.pop(cid, None)
             self._deliver(cid, True, None)
         elif et is EventType.HOOK_RECEIVED:
-            self._now = event.created_at
+            self._advance(event.created_at)
             self._deliver(cid, True, decode(data.get("payload")))
         elif et is EventType.RUN_STARTED:
-            self._now = event.created_at
+            self._advance(event.created_at)
+
+    def _advance(self, when: datetime) -> None:
+        """``now()`` moves to the time of the event that resumed the code, never back (a
+        step's completion carries the worker's clock, the other events the world's)."""
+        self._now = max(self._now, when)
 
     def _deliver(self, cid: str | None, ok: bool, value: Any) -> None:
         assert cid is not None

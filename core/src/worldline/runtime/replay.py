@@ -1,6 +1,15 @@
 """The run driver: replay a run from its log, then drive it live until it finishes or can
 make no progress here (suspension). New steps run inline while slots are free; the rest go
-through the queue. Every event this driver sees is applied in sequence order."""
+through the queue. Every event this driver sees is applied in sequence order.
+
+Write-behind of step results: when the one inline step running succeeds on a world with
+``batch_events``, the driver applies its ``step_completed`` at the next sequence number
+without writing it, lets the code run on, and writes it in one atomic unit with whatever
+the code does next (the next step, a sleep, the run's end), guarded by ``expect_seq``: one
+commit per step instead of two. If the log moved meanwhile (an event from elsewhere), the
+completion is written on its own and the run is replayed from its log. A crash before that
+write runs the step again, as a crash inside its body would.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +18,24 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..batch import create_batch
 from ..cursor import encode_cursor
-from ..errors import Conflict, Gone, NotFound
-from ..model import Event, EventResult, EventType, NewEvent, Run, to_iso, utcnow
-from ..protocol import World
+from ..errors import Conflict, Gone, NotFound, WorldError
+from ..faults import fault_point
+from ..model import (
+    Enqueue,
+    Event,
+    EventResult,
+    EventType,
+    NewEvent,
+    Run,
+    from_iso,
+    to_iso,
+    utcnow,
+)
+from ..protocol import BatchEventsAPI, World
 from ..wakeup import WAKEUPS, run_finished_key
 from .codec import SerializationError, decode_call, encode
 from .context import Command, Context, activate, deactivate
@@ -26,6 +46,10 @@ from .registry import WorkflowDef
 from .steps import execute_step
 
 log = logging.getLogger("worldline.runtime")
+
+
+class _Diverged(Exception):
+    """The log moved under completions applied before they were written: replay."""
 
 
 @dataclass
@@ -44,13 +68,18 @@ class RunDriver:
         self.run = run
         self.wf = wf
         self.options = options
+        self.inline: set[asyncio.Task[Any]] = set()
+        self._reset()
+
+    def _reset(self) -> None:
         self.last_seq = 0
         self.loop = WorkflowLoop()
-        self.ctx = Context(run.run_id, self.loop, run.started_at or run.created_at)
+        self.ctx = Context(self.run.run_id, self.loop, self.run.started_at or self.run.created_at)
         self.inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.inline: set[asyncio.Task[Any]] = set()
         self.running = 0  # inline steps whose "done" the driver has not absorbed yet
         self.task: asyncio.Task[Any] | None = None
+        self.pending: list[NewEvent] = []  # completions applied, not written yet
+        self.pending_after = 0  # the log's last seq before them
 
     async def drive(self, woken_by: str | None = None) -> float | None:
         """Run until the run ends or suspends. ``woken_by``: the idempotency key of the
@@ -58,13 +87,24 @@ class RunDriver:
         due yet (it came early: another machine's clock), the seconds left, so that the
         caller delivers it again instead of losing it. Otherwise None."""
         try:
-            await self._drive()
+            while True:
+                try:
+                    await self._drive()
+                    break
+                except _Diverged:
+                    await self._replay_again()
             at = self.ctx.waits.get(woken_by) if woken_by and not self.ctx.terminal else None
             return None if at is None else max(0.001, (at - utcnow()).total_seconds())
         finally:
             if self.inline:
                 await asyncio.gather(*self.inline, return_exceptions=True)
             self._close()
+
+    async def _replay_again(self) -> None:
+        if self.inline:
+            await asyncio.gather(*self.inline, return_exceptions=True)
+        self._close()
+        self._reset()
 
     async def _drive(self) -> None:
         events = await self._read_after(0)
@@ -91,6 +131,7 @@ class RunDriver:
                                       "worldline.sleep()", "traceback": ""})
                 return
             progressed = await self._write_commands(self.ctx.take_commands())
+            await self._flush()  # no transition to carry them: write them now
             progressed |= await self._complete_due_waits()
             if progressed:
                 continue
@@ -137,8 +178,70 @@ class RunDriver:
     async def _absorb(self, kind: str, value: Any) -> None:
         if kind == "event":
             await self._see(value)
+        elif kind == "completion":
+            self._apply_unwritten(value)
         else:
             self.running -= 1
+
+    # -- write-behind of step completions ---------------------------------------------------------
+    def _may_hand_back(self) -> bool:
+        """May the inline step finishing now leave its completion to the driver?"""
+        return self.world.capabilities.batch_events and self.running == 1 \
+            and not self.ctx.terminal
+
+    def _apply_unwritten(self, completion: NewEvent) -> None:
+        if not self.pending:
+            self.pending_after = self.last_seq
+        self.pending.append(completion)
+        at = from_iso(str(completion.data["at"]))
+        assert at is not None
+        self._apply(Event(event_id="unwritten", run_id=self.run.run_id, seq=self.last_seq + 1,
+                          type=EventType.STEP_COMPLETED,
+                          correlation_id=completion.correlation_id, data=completion.data,
+                          created_at=at))
+
+    async def _write(self, events: list[NewEvent],
+                     messages: list[Enqueue | None] | None = None) -> list[EventResult]:
+        """Write ``events`` (one atomic unit where the world can), behind the unwritten
+        completions if there are any."""
+        messages = messages if messages is not None else [None] * len(events)
+        if not self.pending:
+            if len(events) == 1:
+                return [await self.world.events.create(self.run.run_id, events[0],
+                                                       enqueue=messages[0])]
+            return await create_batch(self.world, self.run.run_id, events, messages)
+        pending, self.pending = self.pending, []
+        batch = cast(BatchEventsAPI, self.world.events)
+        try:
+            results = await batch.create_batch(
+                self.run.run_id, [*pending, *events],
+                enqueues=[*([None] * len(pending)), *messages], expect_seq=self.pending_after)
+        except WorldError:
+            await self._write_alone(pending)
+            raise _Diverged() from None
+        fault_point("step.after_completed")  # crash here: the result is recorded, not yet used
+        return results[len(pending):]
+
+    async def _flush(self) -> None:
+        if self.pending:
+            pending, self.pending = self.pending, []
+            await self._write_alone(pending)
+            fault_point("step.after_completed")
+
+    async def _write_alone(self, completions: list[NewEvent]) -> None:
+        """Write completions whose batch was refused, or that nothing else carries; if the
+        log moved under them, replay (their sequence numbers were guesses)."""
+        moved = False
+        for completion in completions:
+            try:
+                res = await self.world.events.create(self.run.run_id, completion)
+            except (Conflict, Gone, NotFound):
+                moved = True
+                continue
+            moved |= res.event is None or res.event.seq != self.pending_after + 1
+            self.pending_after += 1
+        if moved:
+            raise _Diverged()
 
     # -- writing what the code asked for --------------------------------------------------------
     async def _write_commands(self, commands: list[Command]) -> bool:
@@ -152,17 +255,15 @@ class RunDriver:
                 elif cmd.kind == "wait":
                     delay = max(0.0, (cmd.resume_at - utcnow()).total_seconds()) \
                         if cmd.resume_at else 0.0
-                    res = await self.world.events.create(
-                        self.run.run_id,
-                        NewEvent("wait_created", cmd.cid, {"resume_at": to_iso(cmd.resume_at)}),
-                        enqueue=wake(self.wf.name, self.run.run_id, cmd.cid, delay))
+                    [res] = await self._write(
+                        [NewEvent("wait_created", cmd.cid, {"resume_at": to_iso(cmd.resume_at)})],
+                        [wake(self.wf.name, self.run.run_id, cmd.cid, delay)])
                     await self._see(res.event)
                 else:
                     data: dict[str, Any] = {"token": cmd.token}
                     if cmd.metadata is not None:
                         data["metadata"] = encode(cmd.metadata, "metadata")
-                    res = await self.world.events.create(
-                        self.run.run_id, NewEvent("hook_created", cmd.cid, data))
+                    [res] = await self._write([NewEvent("hook_created", cmd.cid, data)])
                     await self._see(res.event)
             except Conflict:
                 pass  # another activation created it: we wait for its outcome
@@ -179,12 +280,10 @@ class RunDriver:
         created = NewEvent("step_created", cmd.cid, {"step_name": cmd.name, "input": cmd.input})
         try:
             if inline:  # created and started in one unit where the world can
-                res, started = await create_batch(
-                    self.world, self.run.run_id,
-                    [created, NewEvent("step_started", cmd.cid)], [message, None])
+                res, started = await self._write([created, NewEvent("step_started", cmd.cid)],
+                                                 [message, None])
             else:
-                res = await self.world.events.create(self.run.run_id, created,
-                                                     enqueue=message)
+                [res] = await self._write([created], [message])
         except BaseException:
             if inline:
                 self.options.release()
@@ -200,9 +299,12 @@ class RunDriver:
     async def _inline_step(self, cmd: Command, started: EventResult) -> None:
         assert cmd.step is not None
         try:
-            await execute_step(self.world, self.run.run_id, cmd.cid, cmd.step, cmd.input,
-                               continuation=None, inline=True, started=started,
-                               emit=lambda e: self.inbox.put_nowait(("event", e)))
+            outcome = await execute_step(
+                self.world, self.run.run_id, cmd.cid, cmd.step, cmd.input, continuation=None,
+                inline=True, started=started, hand_back=self._may_hand_back,
+                emit=lambda e: self.inbox.put_nowait(("event", e)))
+            if outcome.completion is not None:
+                self.inbox.put_nowait(("completion", outcome.completion))
         except Exception:
             log.exception("inline step %s of %s failed to settle", cmd.cid, self.run.run_id)
         finally:
@@ -248,7 +350,7 @@ class RunDriver:
 
     async def _terminal(self, event: NewEvent) -> None:
         with contextlib.suppress(Conflict, Gone, NotFound):  # someone else ended the run
-            await self.world.events.create(self.run.run_id, event)
+            await self._write([event])
         WAKEUPS.notify(run_finished_key(self.run.run_id))
 
     def _close(self) -> None:

@@ -34,20 +34,26 @@ STEP_ENV: contextvars.ContextVar[StepEnv | None] = contextvars.ContextVar(
 
 @dataclass(frozen=True)
 class Outcome:
-    """``done``: the step is settled (by us or someone else); else retry after ``defer``."""
+    """``done``: the step is settled (by us or someone else); else retry after ``defer``.
+    ``completion``: the step succeeded and its ``step_completed`` is left to the caller to
+    write (with the run's next transition)."""
 
     done: bool
     defer: float = 0.0
+    completion: NewEvent | None = None
 
 
 async def execute_step(world: World, run_id: str, step_id: str, sd: StepDef, input_doc: Any,
                        *, continuation: Enqueue | None, inline: bool,
                        emit: Callable[[Event], None] = lambda e: None,
                        inline_retry_limit: float = 60.0,
-                       started: EventResult | None = None) -> Outcome:
+                       started: EventResult | None = None,
+                       hand_back: Callable[[], bool] = lambda: False) -> Outcome:
     """Run the step until it is settled. Inline, back-off waits happen here; from the queue
     they are returned as ``Outcome(done=False, defer=seconds)``. ``started``: the first
-    ``step_started`` is already written (together with ``step_created``)."""
+    ``step_started`` is already written (together with ``step_created``). ``hand_back``:
+    asked when the body has succeeded; True returns the unwritten ``step_completed`` as
+    ``Outcome.completion`` (its ``at`` fixes the workflow's clock) instead of writing it."""
     while True:
         if started is not None:
             res, started = started, None
@@ -66,7 +72,9 @@ async def execute_step(world: World, run_id: str, step_id: str, sd: StepDef, inp
         fault_point("step.after_started")  # crash here: the attempt is recorded, body not run
         attempt = res.entity.attempt if res.entity is not None else 1  # type: ignore[union-attr]
         event, delay = await _attempt(world, run_id, step_id, sd, input_doc, attempt,
-                                      continuation)
+                                      continuation, hand_back)
+        if isinstance(event, NewEvent):
+            return Outcome(True, completion=event)
         if event is not None:
             emit(event)
         if delay is None:
@@ -78,9 +86,11 @@ async def execute_step(world: World, run_id: str, step_id: str, sd: StepDef, inp
 
 
 async def _attempt(world: World, run_id: str, step_id: str, sd: StepDef, input_doc: Any,
-                   attempt: int, continuation: Enqueue | None) -> tuple[Event | None,
-                                                                       float | None]:
-    """One attempt of the body; returns the event written and the retry delay (None: settled)."""
+                   attempt: int, continuation: Enqueue | None,
+                   hand_back: Callable[[], bool]) -> tuple[Event | NewEvent | None,
+                                                           float | None]:
+    """One attempt of the body; returns the event written (or, handed back, the unwritten
+    completion) and the retry delay (None: settled)."""
     token = STEP_ENV.set(StepEnv(world, run_id, step_id, attempt))
     try:
         args, kwargs = decode_call(input_doc)
@@ -99,6 +109,9 @@ async def _attempt(world: World, run_id: str, step_id: str, sd: StepDef, input_d
         return event, delay
     finally:
         STEP_ENV.reset(token)
+    if hand_back():
+        return NewEvent("step_completed", step_id, {"output": output,
+                                                    "at": to_iso(utcnow())}), None
     event = await _write(world, run_id, NewEvent("step_completed", step_id, {"output": output}),
                          continuation)
     fault_point("step.after_completed")  # crash here: the result is recorded, not yet used

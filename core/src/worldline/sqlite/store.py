@@ -73,10 +73,13 @@ class SqliteDialectStore:
             return self._append(run_id, event, enqueue)
 
     def create_batch(self, run_id: str, events: list[NewEvent],
-                     enqueues: list[Enqueue | None]) -> list[EventResult]:
+                     enqueues: list[Enqueue | None],
+                     expect_seq: int | None = None) -> list[EventResult]:
         """Several events in one transaction, decided in order; all or nothing."""
         events = [rules.validate(run_id, event) for event in events]
         with write_transaction(self.conn):
+            if expect_seq is not None:
+                rules.check_expected_seq(run_id, self._load_run(run_id), expect_seq)
             return [self._append(run_id, event, enqueue)
                     for event, enqueue in zip(events, enqueues, strict=True)]
 

@@ -168,10 +168,10 @@ class _Events(_Part):
 
     async def create_batch(self, run_id: str, events: Sequence[NewEvent], *,
                            enqueues: Sequence[Enqueue | None] | None = None,
-                           ) -> list[EventResult]:
-        messages = checks.batch_args(run_id, events, enqueues)
+                           expect_seq: int | None = None) -> list[EventResult]:
+        messages = checks.batch_args(run_id, events, enqueues, expect_seq)
         results = await self.world.call(SqliteDialectStore.create_batch, run_id,
-                                        list(events), messages)
+                                        list(events), messages, expect_seq)
         if any(m is not None and m.delay <= 0 for m in messages):
             self.world.notify_queue()
         return results

@@ -1,18 +1,27 @@
-"""``events.create`` on Postgres: one transaction, two round trips (pipeline mode, see :mod:`.tx`).
+"""``events.create`` / ``create_batch`` on Postgres: one transaction, two round trips
+whatever the batch's length (pipeline mode, see :mod:`.tx`).
 
 Round trip 1: ``BEGIN``; ``SELECT … FOR UPDATE`` of the run row (the lock every writer of
 the run queues on); then, in a separate statement so its snapshot is taken *after* the
-lock is granted, the entity, the live token / idempotency holders and ``clock_timestamp()``.
-:func:`worldline.rules.decide` answers; round trip 2 sends the event insert, the run
-update, the entity upsert/delete, the clean-up of a terminal run, the queue message with
-its ``NOTIFY``, and ``COMMIT``. Unique constraints back the decision where no row can be
-locked (``run_created``, hook tokens): a violation rolls back and the whole transaction is
-retried, so ``decide`` then sees the winner and answers Conflict / ``hook_conflict``.
+lock is granted, ``clock_timestamp()``, every step / wait / hook the batch's events name,
+the live holders of the tokens its ``hook_created`` events claim and of the idempotency
+keys its ``run_created`` events carry. ``expect_seq`` is checked against the locked run;
+then :func:`worldline.rules.decide` answers each event in order, in Python, on the run and
+entities the previous decisions left (an overlay: a hook disposed, or a wait / hook cleared
+by a terminal run, is None; a token freed or taken earlier in the batch is seen as such).
+Every event of a batch gets the same ``now``. Round trip 2 sends the writes — the run row
+(its final state, once), the event inserts, the deletes (hooks disposed, the waits and
+hooks of a terminal run), the final state of each changed entity, the queue messages with
+their ``NOTIFY`` — and ``COMMIT``. A refusal raises before anything is sent, so a batch is all or
+nothing. Unique constraints back the decision where no row can be locked (``run_created``,
+hook tokens): a violation rolls back and the whole transaction is retried, so ``decide``
+then sees the winner and answers Conflict / ``hook_conflict``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection, errors
@@ -21,6 +30,7 @@ from worldline import rules
 from worldline.faults import fault_point
 from worldline.model import (
     Enqueue,
+    Event,
     EventResult,
     Hook,
     NewEvent,
@@ -41,6 +51,19 @@ ENTITIES: dict[str, tuple[str, str, type[Any]]] = {
 _LIVE = "('pending', 'running', 'completed')"
 _RETRIES = 5
 
+#: the post-lock read of round trip 1 (one shape for every batch, so it is prepared once)
+_STATE_SQL = "SELECT clock_timestamp(), " + ", ".join([
+    *(f"(SELECT json_agg(doc) FROM {table}"
+      f" WHERE run_id = %(run_id)s AND {column} = ANY(%({kind})s::text[]))"
+      for kind, (table, column, _) in ENTITIES.items()),
+    "(SELECT json_agg(doc) FROM hooks WHERE token = ANY(%(tokens)s::text[]))",
+    "(SELECT json_object_agg(idempotency_key, run_id) FROM runs"
+    f" WHERE idempotency_key = ANY(%(keys)s::text[]) AND status IN {_LIVE})",
+])
+
+Entity = Step | Wait | Hook
+Key = tuple[str, str]  # (kind, correlation id)
+
 
 async def create_event(conn: AsyncConnection, channel: str, run_id: str, event: NewEvent,
                        enqueue: Enqueue | None, retention: float) -> EventResult:
@@ -51,15 +74,19 @@ async def create_event(conn: AsyncConnection, channel: str, run_id: str, event: 
 
 async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
                        batch: list[NewEvent], enqueues: list[Enqueue | None],
-                       retention: float) -> list[EventResult]:
-    """Several events in one transaction, each decided on the state the previous ones left
-    (one more round trip per extra event, one commit); all or nothing."""
+                       retention: float, expect_seq: int | None = None) -> list[EventResult]:
+    """Several events in one transaction, each decided on the state the previous ones left;
+    all or nothing, two round trips. LogMoved (nothing written) unless the run's log ends
+    at ``expect_seq`` when it is given."""
     batch = [rules.validate(run_id, event) for event in batch]
     for attempt in range(_RETRIES):
         try:
             async with pipelined(conn):
-                return [await _append(conn, channel, run_id, event, enqueue, retention)
-                        for event, enqueue in zip(batch, enqueues, strict=True)]
+                state = await _read(conn, run_id, batch)
+                rules.check_expected_seq(run_id, state.run, expect_seq)
+                results = [state.decide(run_id, event) for event in batch]
+                await _write(conn, channel, run_id, state, results, enqueues, retention)
+                return results
         except errors.UniqueViolation:
             # a concurrent writer won a row no lock protects (a new run, a token, a key):
             # replay the transaction so decide() sees it and answers the typed outcome
@@ -68,71 +95,123 @@ async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
     raise AssertionError("unreachable")
 
 
-def _state_query(kind: str, event: NewEvent) -> tuple[str, list[Any]]:
-    """The post-lock read: server time, the entity, the token and idempotency holders."""
-    cols, params = ["clock_timestamp()"], []
-    if kind != "run":
-        table, column, _ = ENTITIES[kind]
-        cols.append(f"(SELECT doc FROM {table} WHERE run_id = %s AND {column} = %s)")
-        params += [None, event.correlation_id]  # run id filled by the caller
-    else:
-        cols.append("NULL")
-    if event.type == "hook_created":
-        cols.append("(SELECT doc FROM hooks WHERE token = %s)")
-        params.append(event.data["token"])
-    else:
-        cols.append("NULL")
-    if event.type == "run_created" and event.data.get("idempotency_key"):
-        cols.append(f"(SELECT run_id FROM runs WHERE idempotency_key = %s AND status IN {_LIVE}"
-                    " LIMIT 1)")
-        params.append(event.data["idempotency_key"])
-    else:
-        cols.append("NULL")
-    return "SELECT " + ", ".join(cols), params
+@dataclass
+class _State:
+    """What the batch's decisions see, updated by each one in turn."""
+
+    run: Run | None
+    now: datetime
+    entities: dict[Key, Entity | None]  # every entity the batch names (None: absent)
+    holders: dict[str, Hook | None]  # token -> live hook holding it
+    idempotency: dict[str, str]  # key -> live run holding it
+    existed: bool = False  # the run row existed before the batch
+    changed: dict[Key, None] = field(default_factory=dict)  # entities to upsert
+    disposed: set[str] = field(default_factory=set)  # hook ids to delete
+    cleared: bool = False  # the run became terminal: its waits and hooks go
+
+    def decide(self, run_id: str, event: NewEvent) -> EventResult:
+        """Decide one event on the current state and apply what it changed."""
+        key = (_kind(event), str(event.correlation_id))
+        token = event.data.get("token") if event.type == "hook_created" else None
+        idem = event.data.get("idempotency_key") if event.type == "run_created" else None
+        decision = rules.decide(
+            run_id, event, self.run, self.entities.get(key), now=self.now,
+            token_holder=self.holders.get(token) if isinstance(token, str) else None,
+            idempotency_holder=self.idempotency.get(idem) if isinstance(idem, str) else None)
+        if decision.event_type is None:
+            return EventResult(None, decision.run, decision.entity)
+        self.run, recorded = decision.record(run_id, event.correlation_id, self.now)
+        entity = decision.entity
+        if decision.entity_changed and entity is not None:
+            self.entities[key] = entity
+            self.changed[key] = None
+            if isinstance(entity, Hook):
+                self.holders[entity.token] = entity
+        if decision.delete_entity:
+            assert isinstance(entity, Hook)
+            self.entities[key] = None
+            self.disposed.add(entity.hook_id)
+            self.holders[entity.token] = None  # tokens are unique: it held its own
+        if decision.clear_run_children:  # the run is over: no later hook_created can
+            self.cleared = True            # succeed, so the token holders may stay stale
+            for gone in [k for k in self.entities if k[0] in ("wait", "hook")]:
+                self.entities[gone] = None
+        return EventResult(recorded, self.run, entity)
 
 
-async def _append(conn: AsyncConnection, channel: str, run_id: str, event: NewEvent,
-                  enqueue: Enqueue | None, retention: float) -> EventResult:
-    """Lock, read, decide and write one event inside the caller's pipelined transaction."""
-    kind = event.type.split("_", 1)[0]
-    state_sql, state_params = _state_query(kind, event)
-    if kind != "run":
-        state_params[0] = run_id
+async def _read(conn: AsyncConnection, run_id: str, batch: list[NewEvent]) -> _State:
+    """Round trip 1: lock the run row, then read everything the batch's decisions need."""
+    named: dict[str, list[str]] = {kind: [] for kind in ENTITIES}
+    for event in batch:
+        if _kind(event) != "run":
+            named[_kind(event)].append(str(event.correlation_id))
+    tokens = [e.data["token"] for e in batch if e.type == "hook_created"]
+    keys = [e.data["idempotency_key"] for e in batch
+            if e.type == "run_created" and e.data.get("idempotency_key")]
     run_cur = await conn.execute("SELECT doc FROM runs WHERE run_id = %s FOR UPDATE",
                                  (run_id,))
-    state_cur = await conn.execute(state_sql, state_params)
+    state_cur = await conn.execute(_STATE_SQL, {"run_id": run_id, **named, "tokens": tokens,
+                                                "keys": keys})
     run_row = await run_cur.fetchone()
-    state = await state_cur.fetchone()
-    assert state is not None
-    run = Run.from_doc(run_row[0]) if run_row else None
-    now = state[0].astimezone(UTC)
-    entity = ENTITIES[kind][2].from_doc(state[1]) if state[1] is not None else None
-    token_holder = Hook.from_doc(state[2]) if state[2] is not None else None
-    decision = rules.decide(run_id, event, run, entity, now=now,
-                            token_holder=token_holder, idempotency_holder=state[3])
-    if decision.event_type is None:
-        return EventResult(None, decision.run, decision.entity)
-    new_run, recorded = decision.record(run_id, event.correlation_id, now)
-    await _save_run(conn, new_run, insert=run is None)
-    await conn.execute(
+    row = await state_cur.fetchone()
+    assert row is not None
+    now, *docs, token_docs, key_holders = row
+    entities: dict[Key, Entity | None] = {
+        (kind, cid): None for kind, ids in named.items() for cid in ids}
+    for (kind, (_, column, cls)), found in zip(ENTITIES.items(), docs, strict=True):
+        for doc in found or ():
+            entities[(kind, doc[column])] = cls.from_doc(doc)
+    holders: dict[str, Hook | None] = dict.fromkeys(tokens)
+    for doc in token_docs or ():
+        hook = Hook.from_doc(doc)
+        holders[hook.token] = hook
+    return _State(run=Run.from_doc(run_row[0]) if run_row else None,
+                  now=now.astimezone(UTC), entities=entities, holders=holders,
+                  idempotency=key_holders or {}, existed=run_row is not None)
+
+
+async def _write(conn: AsyncConnection, channel: str, run_id: str, state: _State,
+                 results: list[EventResult], enqueues: list[Enqueue | None],
+                 retention: float) -> None:
+    """Round trip 2 (sent with ``COMMIT``): the final state the decisions left."""
+    recorded = [r.event for r in results if r.event is not None]
+    if not recorded:
+        return
+    assert state.run is not None
+    await _save_run(conn, state.run, insert=not state.existed)
+    await conn.cursor().executemany(
         "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at, data)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (run_id, recorded.seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
-         now, Json(recorded.data)))
-    if decision.entity_changed and decision.entity is not None:
-        await _save_entity(conn, kind, decision.entity)
-    if decision.delete_entity:
-        await conn.execute("DELETE FROM hooks WHERE run_id = %s AND hook_id = %s",
-                           (run_id, event.correlation_id))
-    if decision.clear_run_children:
+        [_event_row(event) for event in recorded])
+    # deletes first: what is left is a subset of the hooks live at the end of the batch,
+    # whose tokens are unique, so no upsert below can collide (a hook id disposed and
+    # created again, maybe with another token, is a fresh insert)
+    if state.disposed:
+        await conn.execute("DELETE FROM hooks WHERE run_id = %s AND hook_id = ANY(%s)",
+                           (run_id, sorted(state.disposed)))
+    if state.cleared:
         await conn.execute("DELETE FROM hooks WHERE run_id = %s", (run_id,))
         await conn.execute("DELETE FROM waits WHERE run_id = %s", (run_id,))
-    if enqueue is not None:
-        if recorded.type == "run_created":
+    for kind, cid in state.changed:
+        entity = state.entities[(kind, cid)]
+        if entity is not None:  # None: disposed or cleared later in the batch
+            await _save_entity(conn, kind, entity)
+    for result, enqueue in zip(results, enqueues, strict=True):
+        if enqueue is None or result.event is None:
+            continue
+        if result.event.type == "run_created":
             fault_point("start.enqueue")  # a failure here must leave no run behind
         await queue.enqueue_in(conn, channel, enqueue.queue, enqueue.payload,
                                enqueue.idempotency_key, enqueue.delay, retention)
-    return EventResult(recorded, new_run, decision.entity)
+
+
+def _kind(event: NewEvent) -> str:
+    return event.type.split("_", 1)[0]
+
+
+def _event_row(event: Event) -> tuple[Any, ...]:
+    return (event.run_id, event.seq, event.event_id, event.type.value, event.correlation_id,
+            event.created_at, Json(event.data))
 
 
 async def _save_run(conn: AsyncConnection, run: Run, *, insert: bool) -> None:
@@ -148,7 +227,7 @@ async def _save_run(conn: AsyncConnection, run: Run, *, insert: bool) -> None:
                        (run.status.value, Json(run.to_doc()), run.updated_at, run.run_id))
 
 
-async def _save_entity(conn: AsyncConnection, kind: str, entity: Step | Wait | Hook) -> None:
+async def _save_entity(conn: AsyncConnection, kind: str, entity: Entity) -> None:
     table, column, _ = ENTITIES[kind]
     doc = entity.to_doc()
     if isinstance(entity, Hook):

@@ -243,11 +243,11 @@ class _Events(_Part):
 
     async def create_batch(self, run_id: str, batch: Sequence[NewEvent], *,
                            enqueues: Sequence[Enqueue | None] | None = None,
-                           ) -> list[EventResult]:
-        messages = checks.batch_args(run_id, batch, enqueues)
+                           expect_seq: int | None = None) -> list[EventResult]:
+        messages = checks.batch_args(run_id, batch, enqueues, expect_seq)
         world = self.world
         results = await world.call(events.create_batch, world.channel, run_id, list(batch),
-                                   messages, world.options.dedupe_retention)
+                                   messages, world.options.dedupe_retention, expect_seq)
         if any(m is not None for m in messages):
             WAKEUPS.notify(world.wake_key(_QUEUE))
         return results
