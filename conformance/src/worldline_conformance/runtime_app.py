@@ -301,3 +301,9 @@ async def log_moves_under_step_wf(token: str, then: str) -> list[Any]:
     if then == "step":
         winner = await fast(winner)
     return [winner, await step_f, await hook_f]
+
+
+@wl.workflow(name="rt.fast_gather")
+async def fast_gather_wf(n: int) -> list[str]:
+    """Steps that finish while the driver is still creating the others."""
+    return list(await asyncio.gather(*(fast(f"s{i}") for i in range(n))))

@@ -81,3 +81,13 @@ async def test_a_result_whose_log_moved_is_written_alone_then_replayed(world, mo
     assert all((s.status, s.attempt) == ("completed", 1) for s in steps)
     if world.capabilities.batch_events and then == "step":
         assert calls["create_batch:LogMoved"] == 1, calls  # then written alone, replayed
+
+
+async def test_steps_finishing_while_others_are_created_are_all_recorded(world):
+    """A step that finishes while the driver is creating the next ones writes its own
+    result (the driver is busy: a handed-back result would be applied out of order)."""
+    for _ in range(10):
+        handle = await wl.start(app.fast_gather_wf, 10, world=world)
+        assert await handle.result(timeout=15) == [f"s{i}" for i in range(10)]
+        steps, _ = await world.steps.list(handle.run_id)
+        assert [s.status for s in steps] == ["completed"] * 10

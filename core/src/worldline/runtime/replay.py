@@ -80,6 +80,7 @@ class RunDriver:
         self.task: asyncio.Task[Any] | None = None
         self.pending: list[NewEvent] = []  # completions applied, not written yet
         self.pending_after = 0  # the log's last seq before them
+        self.idle = False  # the driver waits for its inline steps, nothing else
 
     async def drive(self, woken_by: str | None = None) -> float | None:
         """Run until the run ends or suspends. ``woken_by``: the idempotency key of the
@@ -136,7 +137,11 @@ class RunDriver:
             if progressed:
                 continue
             if self.running:
-                kind, value = await self.inbox.get()
+                self.idle = True
+                try:
+                    kind, value = await self.inbox.get()
+                finally:
+                    self.idle = False
                 await self._absorb(kind, value)
                 while not self.inbox.empty():
                     await self._absorb(*self.inbox.get_nowait())
@@ -185,9 +190,12 @@ class RunDriver:
 
     # -- write-behind of step completions ---------------------------------------------------------
     def _may_hand_back(self) -> bool:
-        """May the inline step finishing now leave its completion to the driver?"""
-        return self.world.capabilities.batch_events and self.running == 1 \
-            and not self.ctx.terminal
+        """May the inline step finishing now leave its completion to the driver? Only when
+        it is the one step running and the driver is idle, waiting for it: then no write of
+        the driver is in flight (a step being created) and nothing else is in the inbox, so
+        the completion is the next event the driver applies and the next write carries it."""
+        return self.world.capabilities.batch_events and self.running == 1 and self.idle \
+            and self.inbox.empty() and not self.ctx.terminal
 
     def _apply_unwritten(self, completion: NewEvent) -> None:
         if not self.pending:
