@@ -11,38 +11,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from redis_test_support import created, interleave, record_appends, running_run
 from worldline import Conflict, NewEvent
 from worldline.ids import new_id
 
 ROUNDS = 40
-
-
-def created(workflow: str = "wf", **data: Any) -> NewEvent:
-    return NewEvent("run_created", data={"workflow_name": workflow, **data})
-
-
-async def running_run(world) -> str:
-    run_id = new_id("run")
-    await world.events.create(run_id, created())
-    await world.events.create(run_id, NewEvent("run_started"))
-    return run_id
-
-
-def interleave(world, competitor):
-    """After ``world``'s next LOAD, let ``competitor()`` write, then hand back the stale
-    read: the decision ``world`` takes on it is stale by construction."""
-    original = world.scripts.load
-    calls = {"n": 0}
-
-    async def load(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        read = await original(*args, **kwargs)
-        if calls["n"] == 1:
-            await competitor()
-        return read
-
-    world.scripts.load = load
-    return calls
 
 
 async def test_stale_run_decision_is_refused_and_redecided(make_world):
@@ -84,13 +57,7 @@ async def test_stale_idempotency_decision_is_refused(make_world):
 
 async def test_a_resent_append_is_recognised_not_doubled(rworld):
     run_id = await running_run(rworld)
-    original, sent = rworld.scripts.append, []
-
-    async def append(*args: Any, **kwargs: Any) -> Any:
-        sent.append(kwargs)
-        return await original(*args, **kwargs)
-
-    rworld.scripts.append = append
+    original, sent = record_appends(rworld)
     await rworld.events.create(run_id, NewEvent("run_completed", data={"output": 1}))
     reply = await original(**sent[0])  # what redis-py does after a lost reply
     assert [r.decode() for r in reply] == ["ok", "resent"]

@@ -1,11 +1,16 @@
-"""``events.create`` as an optimistic compare-and-swap, and the log / projection reads.
+"""``events.create`` / ``create_batch`` as an optimistic compare-and-swap, and the log /
+projection reads.
 
-One write = one ``LOAD`` round trip (server time, run, entity, token holder, idempotency
-holder, read atomically), ``rules.decide`` in Python, then one ``APPEND`` script that
-re-checks the run's ``seq`` (the version of the run *and* of everything it owns: every
-change to a run's steps, waits and hooks appends an event to that run), the token holder
-and the idempotency holder, and only then writes. If a version moved, ``APPEND`` writes
-nothing and we re-read and re-decide.
+One write (one event, or a batch of events of one run) = one ``LOAD`` round trip (server
+time, the run, every step / wait / hook the events name, the holders of the tokens their
+``hook_created`` claim and of the idempotency keys their ``run_created`` carry, read
+atomically), ``rules.decide`` for each event in order in Python on an overlay of what the
+earlier events of the batch changed, then one ``APPEND`` script that re-checks the run's
+``seq`` (the version of the run *and* of everything it owns: every change to a run's
+steps, waits and hooks appends an event to that run) and every token / idempotency holder
+read, and only then writes all the events (with their messages) in order. If a version
+moved, ``APPEND`` writes nothing and we re-read and re-decide the whole batch. A refusal
+raises before ``APPEND`` runs, so a batch is all or nothing. ``create`` is a batch of one.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import worldline.rules as rules
+from worldline import checks
 from worldline.cursor import check_page_args, decode_cursor, encode_cursor
 from worldline.errors import Conflict, NotFound, ValidationError
 from worldline.faults import fault_point
@@ -62,76 +70,183 @@ async def create_event(world: RedisWorld, run_id: str, event: NewEvent,
             raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r}", run_id=run_id)
         rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
                                enqueue.delay)
+    [result] = await _create(world, run_id, [event], [enqueue], None)
+    return result
+
+
+async def create_batch(world: RedisWorld, run_id: str, events: Sequence[NewEvent],
+                       enqueues: Sequence[Enqueue | None] | None,
+                       expect_seq: int | None) -> list[EventResult]:
+    """Several events of one run decided in order, written by one script call (all or
+    nothing); LogMoved (nothing written) unless the log ends at ``expect_seq`` if given."""
+    messages = checks.batch_args(run_id, events, enqueues, expect_seq)
+    batch = [rules.validate(run_id, event) for event in events]
+    return await _create(world, run_id, batch, messages, expect_seq)
+
+
+async def _create(world: RedisWorld, run_id: str, batch: list[NewEvent],
+                  enqueues: list[Enqueue | None], expect_seq: int | None) -> list[EventResult]:
     for attempt in range(MAX_ATTEMPTS):
-        result = await _try_once(world, run_id, event, enqueue)
-        if result is not None:
-            return result
+        results = await _try_once(world, run_id, batch, enqueues, expect_seq)
+        if results is not None:
+            return results
         if attempt >= 2:  # heavy contention: let the winners through
             await asyncio.sleep(random.uniform(0, 0.001 * min(attempt, 20)))
-    raise Conflict(f"{event.type}: gave up after {MAX_ATTEMPTS} contended attempts",
-                   run_id=run_id, entity_id=event.correlation_id)
+    raise Conflict(f"{batch[0].type}: gave up after {MAX_ATTEMPTS} contended attempts",
+                   run_id=run_id, entity_id=batch[0].correlation_id)
 
 
-async def _try_once(world: RedisWorld, run_id: str, event: NewEvent,
-                    enqueue: Enqueue | None) -> EventResult | None:
+def _kind(event: NewEvent) -> str:
+    return str(event.type).split("_", 1)[0]
+
+
+def _token(event: NewEvent) -> str:
+    return str(event.data.get("token", "")) if event.type == "hook_created" else ""
+
+
+def _idem_key(event: NewEvent) -> str:
+    return str(event.data.get("idempotency_key") or "") if event.type == "run_created" else ""
+
+
+Key = tuple[str, str]  # (kind, correlation id)
+
+
+@dataclass
+class _State:
+    """What the batch's decisions see, updated by each one in turn (an overlay on the
+    state ``LOAD`` read)."""
+
+    run: Run | None
+    now: datetime
+    entities: dict[Key, Any]  # every entity the batch names (None: absent)
+    holders: dict[str, Hook | None]  # token -> live hook holding it
+    idempotency: dict[str, str]  # key -> live run holding it ('' none)
+
+    def decide(self, run_id: str, event: NewEvent) -> tuple[EventResult, rules.Decision]:
+        key = (_kind(event), str(event.correlation_id or ""))
+        token, idem = _token(event), _idem_key(event)
+        decision = rules.decide(
+            run_id, event, self.run, self.entities.get(key) if key[0] != "run" else None,
+            now=self.now, token_holder=self.holders.get(token) if token else None,
+            idempotency_holder=(self.idempotency.get(idem) or None) if idem else None)
+        if decision.event_type is None:
+            return EventResult(None, decision.run, decision.entity), decision
+        self.run, recorded = decision.record(run_id, event.correlation_id, self.now)
+        entity = decision.entity
+        if decision.entity_changed and entity is not None:
+            self.entities[key] = entity
+            if isinstance(entity, Hook):
+                self.holders[entity.token] = entity
+        if decision.delete_entity:
+            assert isinstance(entity, Hook)
+            self.entities[key] = None
+            self.holders[entity.token] = None  # tokens are unique: it held its own
+        if decision.clear_run_children:  # the run is over: no later hook_created can
+            for gone in [k for k in self.entities if k[0] in ("wait", "hook")]:  # succeed
+                self.entities[gone] = None
+        if idem and self.run is not None and recorded.type == "run_created":
+            self.idempotency[idem] = run_id
+        return EventResult(recorded, self.run, entity), decision
+
+
+#: entity kind -> index of its hash among the APPEND script's KEYS (1-based)
+_ENTITY_KEY = {"step": 3, "wait": 4, "hook": 5}
+
+
+async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
+                    enqueues: list[Enqueue | None],
+                    expect_seq: int | None) -> list[EventResult] | None:
     keys = world.keys
-    kind = str(event.type).split("_", 1)[0]
-    entity_key = keys.entities(kind, run_id) if kind != "run" else keys.none
-    token = event.data.get("token", "") if event.type == "hook_created" else ""
-    idem_key = (event.data.get("idempotency_key") or "") if event.type == "run_created" else ""
+    named: dict[str, list[str]] = {kind: [] for kind in ENTITIES}
+    for event in batch:
+        kind = _kind(event)
+        if kind != "run" and str(event.correlation_id or "") not in named[kind]:
+            named[kind].append(str(event.correlation_id or ""))
+    tokens = list(dict.fromkeys(t for t in map(_token, batch) if t))
+    idem_keys = list(dict.fromkeys(k for k in map(_idem_key, batch) if k))
+    groups = [named["step"], named["wait"], named["hook"], tokens, idem_keys]
     raw = await world.scripts.load(
-        keys=[keys.run(run_id), entity_key, keys.tokens, keys.idempotency],
-        args=[(event.correlation_id or "") if kind != "run" else "", token, idem_key])
-    sec, usec, run_doc, seq, entity_doc, holder_doc, idem_holder = map(_text, raw)
+        keys=[keys.run(run_id), keys.entities("step", run_id), keys.entities("wait", run_id),
+              keys.entities("hook", run_id), keys.tokens, keys.idempotency],
+        args=[*(len(g) for g in groups), *(x for g in groups for x in g)])
+    sec, usec, run_doc, seq = map(_text, raw[:4])
+    found = [[None if v is None else _text(v) for v in group] for group in raw[4:9]]
     now = datetime.fromtimestamp(int(sec), UTC).replace(microsecond=int(usec))
     run = Run.from_doc(json.loads(run_doc)) if run_doc else None
-    entity = ENTITIES[kind][1].from_doc(json.loads(entity_doc)) \
-        if kind != "run" and entity_doc else None
-    holder = Hook.from_doc(json.loads(holder_doc)) if holder_doc else None
-    decision = rules.decide(run_id, event, run, entity, now=now, token_holder=holder,
-                            idempotency_holder=idem_holder or None)
-    if decision.event_type is None:
-        return EventResult(None, decision.run, decision.entity)
-    new_seq = int(seq) + 1
-    new_run = decision.run.replace(last_seq=new_seq)
-    recorded = Event(event_id=new_id("evt"), run_id=run_id, seq=new_seq,
-                     type=decision.event_type, correlation_id=event.correlation_id,
-                     data=decision.data, created_at=now)
+    rules.check_expected_seq(run_id, run, expect_seq)
+    entities: dict[Key, Any] = {}
+    for kind, ids, docs in zip(("step", "wait", "hook"), groups, found, strict=False):
+        cls = ENTITIES[kind][1]
+        for cid, doc in zip(ids, docs, strict=True):
+            entities[(kind, cid)] = cls.from_doc(json.loads(doc)) if doc else None
+    token_docs = dict(zip(tokens, (d or "" for d in found[3]), strict=True))
+    idem_holders = dict(zip(idem_keys, (d or "" for d in found[4]), strict=True))
+    state = _State(run, now, entities,
+                   {t: Hook.from_doc(json.loads(d)) if d else None
+                    for t, d in token_docs.items()}, dict(idem_holders))
+
+    results: list[EventResult] = []
+    ops: list[dict[str, Any]] = []
+    queue_keys: list[str] = []
+    queue_at: dict[str, int] = {}
+    created_key, start_enqueue = "", False
+    for event, enqueue in zip(batch, enqueues, strict=True):
+        result, decision = state.decide(run_id, event)
+        results.append(result)
+        recorded = result.event
+        if recorded is None:
+            continue
+        kind, token = _kind(event), _token(event)
+        entity_out = decision.entity if decision.entity_changed else None
+        ev: dict[str, Any] = {
+            "event": dumps(recorded.to_doc()), "ek": _ENTITY_KEY.get(kind, 3),
+            "entity_id": event.correlation_id or "",
+            "entity_doc": dumps(entity_out.to_doc()) if entity_out is not None else "",
+            "new_token": token if kind == "hook" and entity_out is not None else "",
+            "delete_hook": decision.delete_entity,
+            "clear_children": decision.clear_run_children}
+        if recorded.type == "run_created" and run is None:
+            created_key = _idem_key(event)
+        if enqueue is not None:
+            if enqueue.queue not in queue_at:
+                queue_at[enqueue.queue] = 14 + len(queue_keys)
+                queue_keys.extend(keys.queue_keys(enqueue.queue))
+            ev["enqueue"] = {"queue": enqueue.queue, "qk": queue_at[enqueue.queue],
+                             "message_id": new_id("msg"), "payload": dumps(enqueue.payload),
+                             "key": enqueue.idempotency_key or "",
+                             "delay": float(enqueue.delay)}
+            start_enqueue = start_enqueue or recorded.type == "run_created"
+        ops.append(ev)
+    if not ops:
+        return results
+    new_run = state.run
+    assert new_run is not None
     old_status = run.status.value if run is not None else ""
     new_status = new_run.status.value
     released = new_run.status in (RunStatus.FAILED, RunStatus.CANCELLED) \
-        and run is not None and not run.status.terminal and new_run.idempotency_key
-    entity_out = decision.entity if decision.entity_changed else None
+        and (run is None or not run.status.terminal) and new_run.idempotency_key
     op: dict[str, Any] = {
-        "run_id": run_id, "expect_seq": int(seq), "event": dumps(recorded.to_doc()),
-        "run_doc": dumps(new_run.to_doc()), "created": run is None,
+        "run_id": run_id, "expect_seq": int(seq), "run_doc": dumps(new_run.to_doc()),
+        "created": run is None,
         "status_changed": run is not None and old_status != new_status,
-        "token": token, "token_holder": holder_doc, "idem_key": idem_key,
-        "idem_holder": idem_holder, "release_key": new_run.idempotency_key if released else "",
-        "entity_id": event.correlation_id or "",
-        "entity_doc": dumps(entity_out.to_doc()) if entity_out is not None else "",
-        "new_token": token if kind == "hook" and entity_out is not None else "",
-        "delete_hook": decision.delete_entity, "clear_children": decision.clear_run_children,
-        "retention": world.options.dedupe_retention,
+        "tokens": [[t, d] for t, d in token_docs.items()],
+        "idem": [[k, h] for k, h in idem_holders.items()],
+        "idem_key": created_key, "release_key": new_run.idempotency_key if released else "",
+        "retention": world.options.dedupe_retention, "events": ops,
     }
-    queue_keys = [keys.none] * 6
-    if enqueue is not None:
-        queue_keys = keys.queue_keys(enqueue.queue)
-        op["enqueue"] = {"queue": enqueue.queue, "message_id": new_id("msg"),
-                         "payload": dumps(enqueue.payload),
-                         "key": enqueue.idempotency_key or "", "delay": float(enqueue.delay)}
-    if enqueue is not None and recorded.type == "run_created":
-        fault_point("start.enqueue")  # event and message go in one script call below
+    if start_enqueue:
+        fault_point("start.enqueue")  # events and messages go in one script call below
     wf = new_run.workflow_name
     reply = await world.scripts.append(keys=[
-        keys.run(run_id), keys.events(run_id), entity_key, keys.entities("hook", run_id),
-        keys.entities("wait", run_id), keys.tokens, keys.idempotency, keys.all_runs,
-        keys.runs_by(wf, None), keys.runs_by(None, old_status or new_status),
-        keys.runs_by(None, new_status), keys.runs_by(wf, old_status or new_status),
-        keys.runs_by(wf, new_status), *queue_keys], args=[dumps(op)])
+        keys.run(run_id), keys.events(run_id), keys.entities("step", run_id),
+        keys.entities("wait", run_id), keys.entities("hook", run_id), keys.tokens,
+        keys.idempotency, keys.all_runs, keys.runs_by(wf, None),
+        keys.runs_by(None, old_status or new_status), keys.runs_by(None, new_status),
+        keys.runs_by(wf, old_status or new_status), keys.runs_by(wf, new_status),
+        *queue_keys], args=[dumps(op)])
     if _text(reply[0]) != "ok":
         return None
-    return EventResult(recorded, new_run, decision.entity)
+    return results
 
 
 # -- reads ------------------------------------------------------------------------------

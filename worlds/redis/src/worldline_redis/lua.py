@@ -58,43 +58,82 @@ local function release_tokens(khooks, ktokens, run_id)
 end
 """
 
-#: KEYS: run, entity hash, tokens, idempotency. ARGV: entity id, token, idempotency key.
-#: Returns the server time and everything ``rules.decide`` needs, read atomically.
+#: KEYS: 1 run, 2 steps, 3 waits, 4 hooks, 5 tokens, 6 idempotency.
+#: ARGV: the numbers of step ids, wait ids, hook ids, tokens and idempotency keys, then
+#: those ids / tokens / keys in that order.
+#: Returns the server time, the run's doc and seq, and one list per group (the entity docs,
+#: the docs of the live hooks holding the tokens, the runs holding the keys; nil: none) —
+#: everything ``rules.decide`` needs for a batch of events, read atomically.
 LOAD = r"""
 local t = redis.call('TIME')
 local run = redis.call('HMGET', KEYS[1], 'doc', 'seq')
-local ent, tok, idem = '', '', ''
-if ARGV[1] ~= '' then ent = redis.call('HGET', KEYS[2], ARGV[1]) or '' end
-if ARGV[2] ~= '' then tok = redis.call('HGET', KEYS[3], ARGV[2]) or '' end
-if ARGV[3] ~= '' then idem = redis.call('HGET', KEYS[4], ARGV[3]) or '' end
-return {t[1], t[2], run[1] or '', run[2] or '0', ent, tok, idem}
+local out = {t[1], t[2], run[1] or '', run[2] or '0'}
+local at = 6
+for g = 1, 5 do
+  local n = tonumber(ARGV[g])
+  if n > 0 then
+    out[4 + g] = redis.call('HMGET', KEYS[1 + g], unpack(ARGV, at, at + n - 1))
+  else
+    out[4 + g] = {}
+  end
+  at = at + n
+end
+return out
 """
 
-#: KEYS: 1 run, 2 events, 3 entity hash, 4 hooks, 5 waits, 6 tokens, 7 idempotency,
+#: KEYS: 1 run, 2 events, 3 steps, 4 waits, 5 hooks, 6 tokens, 7 idempotency,
 #:       8 all runs, 9 runs by workflow, 10 old status, 11 new status,
-#:       12 old workflow+status, 13 new workflow+status, 14-19 queue keys (see Keys.queue_keys)
-#: ARGV[1]: the decision as JSON (see worldline_redis.log._op).
-#: Returns {'retry'} if any version moved (nothing written), else {'ok', message id or ''}
-#: ({'ok', 'resent'} when a resend finds its own event already appended).
+#:       12 old workflow+status, 13 new workflow+status, then 6 keys per queue written
+#:       (Keys.queue_keys; an event's enqueue names the first of its group by ``qk``).
+#: ARGV[1]: the batch as JSON (see worldline_redis.log._try_once): the run's final state
+#: and, in order, each appended event with what it changes.
+#: Returns {'retry'} if any version moved (nothing written), else {'ok', ''}
+#: ({'ok', 'resent'} when a resend finds its own events already appended).
 APPEND = _LIB + _HOOKS + r"""
 local op = cjson.decode(ARGV[1])
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 if seq ~= op.expect_seq then
   -- a resend of this very call (redis-py retries after a lost reply) already appended it
-  if seq > op.expect_seq and redis.call('LINDEX', KEYS[2], op.expect_seq) == op.event then
+  if seq > op.expect_seq and redis.call('LINDEX', KEYS[2], op.expect_seq) == op.events[1].event then
     return {'ok', 'resent'}
   end
   return {'retry'}
 end
-if op.token ~= '' and (redis.call('HGET', KEYS[6], op.token) or '') ~= op.token_holder then
-  return {'retry'}
+for _, c in ipairs(op.tokens) do
+  if (redis.call('HGET', KEYS[6], c[1]) or '') ~= c[2] then return {'retry'} end
 end
-if op.idem_key ~= '' and (redis.call('HGET', KEYS[7], op.idem_key) or '') ~= op.idem_holder then
-  return {'retry'}
+for _, c in ipairs(op.idem) do
+  if (redis.call('HGET', KEYS[7], c[1]) or '') ~= c[2] then return {'retry'} end
 end
 
-redis.call('RPUSH', KEYS[2], op.event)
-redis.call('HSET', KEYS[1], 'doc', op.run_doc, 'seq', seq + 1)
+local now = nil
+for _, ev in ipairs(op.events) do
+  redis.call('RPUSH', KEYS[2], ev.event)
+  if ev.entity_doc ~= '' then
+    redis.call('HSET', KEYS[ev.ek], ev.entity_id, ev.entity_doc)
+    if ev.new_token ~= '' then redis.call('HSET', KEYS[6], ev.new_token, ev.entity_doc) end
+  end
+  if ev.delete_hook then
+    local doc = redis.call('HGET', KEYS[5], ev.entity_id)
+    if doc then
+      local token = cjson.decode(doc).token
+      if redis.call('HGET', KEYS[6], token) == doc then redis.call('HDEL', KEYS[6], token) end
+      redis.call('HDEL', KEYS[5], ev.entity_id)
+    end
+  end
+  if ev.clear_children then
+    release_tokens(KEYS[5], KEYS[6], op.run_id)
+    redis.call('DEL', KEYS[5], KEYS[4])
+  end
+  if ev.enqueue then
+    local e, q = ev.enqueue, ev.enqueue.qk
+    if now == nil then now = now_secs() end
+    enqueue({KEYS[q], KEYS[q + 1], KEYS[q + 2], KEYS[q + 3], KEYS[q + 4], KEYS[q + 5]},
+            e.queue, e.message_id, e.payload, e.key, e.delay, op.retention, now)
+  end
+end
+
+redis.call('HSET', KEYS[1], 'doc', op.run_doc, 'seq', seq + #op.events)
 if op.created then
   redis.call('ZADD', KEYS[8], 0, op.run_id)
   redis.call('ZADD', KEYS[9], 0, op.run_id)
@@ -110,29 +149,7 @@ end
 if op.release_key ~= '' and redis.call('HGET', KEYS[7], op.release_key) == op.run_id then
   redis.call('HDEL', KEYS[7], op.release_key)
 end
-if op.entity_doc ~= '' then
-  redis.call('HSET', KEYS[3], op.entity_id, op.entity_doc)
-  if op.new_token ~= '' then redis.call('HSET', KEYS[6], op.new_token, op.entity_doc) end
-end
-if op.delete_hook then
-  local doc = redis.call('HGET', KEYS[4], op.entity_id)
-  if doc then
-    local token = cjson.decode(doc).token
-    if redis.call('HGET', KEYS[6], token) == doc then redis.call('HDEL', KEYS[6], token) end
-    redis.call('HDEL', KEYS[4], op.entity_id)
-  end
-end
-if op.clear_children then
-  release_tokens(KEYS[4], KEYS[6], op.run_id)
-  redis.call('DEL', KEYS[4], KEYS[5])
-end
-local msg = ''
-if op.enqueue then
-  local e = op.enqueue
-  msg = enqueue({KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]}, e.queue,
-                e.message_id, e.payload, e.key, e.delay, op.retention, now_secs())
-end
-return {'ok', msg}
+return {'ok', ''}
 """
 
 #: KEYS: Keys.queue_keys(queue). ARGV: queue, message id, payload, key, delay, retention.

@@ -71,7 +71,8 @@ class RedisWorld:
         self.url = url
         self.options = parse_url(url)
         self.keys = Keys(self.options.prefix)
-        self.capabilities = Capabilities(atomic_start=True, multiprocess=True, streams=True)
+        self.capabilities = Capabilities(atomic_start=True, multiprocess=True, streams=True,
+                                         batch_events=True)
         self._client: aioredis.Redis | None = None
         self._scripts: Scripts | None = None
         self._max_block = _MAX_BLOCK
@@ -224,6 +225,12 @@ class _Events(_Part):
     async def create(self, run_id: str, event: NewEvent, *,
                      enqueue: Enqueue | None = None) -> EventResult:
         return await log.create_event(self.world, run_id, event, enqueue)
+
+    @_guarded
+    async def create_batch(self, run_id: str, events: Sequence[NewEvent], *,
+                           enqueues: Sequence[Enqueue | None] | None = None,
+                           expect_seq: int | None = None) -> list[EventResult]:
+        return await log.create_batch(self.world, run_id, events, enqueues, expect_seq)
 
     @_guarded
     async def list(self, run_id: str, *, limit: int = 1000, cursor: str | None = None,
