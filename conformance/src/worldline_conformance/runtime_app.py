@@ -70,6 +70,15 @@ def flaky(key: str, failures: int) -> int:
     return PROBE.calls[key]
 
 
+@wl.step(max_retries=3)
+def late_retry(key: str, after: float) -> int:
+    """Fails once asking to be retried ``after`` seconds later, then returns its attempt."""
+    PROBE.calls[key] += 1
+    if PROBE.calls[key] == 1:
+        raise wl.RetryableError("not yet", retry_after=after)
+    return PROBE.calls[key]
+
+
 @wl.step(max_retries=5)
 def fatal(key: str) -> None:
     PROBE.calls[key] += 1
@@ -173,6 +182,11 @@ async def race_wf() -> dict[str, Any]:
 @wl.workflow(name="rt.retries")
 async def retries_wf(key: str, failures: int) -> int:
     return await flaky(key, failures)
+
+
+@wl.workflow(name="rt.late_retry")
+async def late_retry_wf(key: str, after: float) -> int:
+    return await late_retry(key, after)
 
 
 @wl.workflow(name="rt.fatal")

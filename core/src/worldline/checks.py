@@ -52,10 +52,23 @@ def settle_args(message: Any, how: str, value: Any) -> float:
                    positive=how == "extend")
 
 
+def event_args(run_id: Any, event: Any, enqueue: Any) -> NewEvent:
+    """Check ``events.create``'s arguments; return the event validated (type normalised)."""
+    checked = validate(run_id, event)
+    if enqueue is not None:
+        if not isinstance(enqueue, Enqueue):
+            raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r:.80}",
+                                  run_id=run_id)
+        validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
+                         enqueue.delay)
+    return checked
+
+
 def batch_args(run_id: str, events: Any, enqueues: Any,
-               expect_seq: Any = None) -> list[Enqueue | None]:
+               expect_seq: Any = None) -> tuple[list[NewEvent], list[Enqueue | None]]:
     """Check ``events.create_batch``'s arguments (each event and message as ``create``
-    would, ``expect_seq`` None or a sequence number); return one message slot per event."""
+    would, ``expect_seq`` None or a sequence number); return the events validated and one
+    message slot per event."""
     if expect_seq is not None and (isinstance(expect_seq, bool) or
                                    not isinstance(expect_seq, int) or expect_seq < 0):
         raise ValidationError(f"expect_seq must be None or an int >= 0, got {expect_seq!r}")
@@ -65,8 +78,7 @@ def batch_args(run_id: str, events: Any, enqueues: Any,
     if len(messages) != len(events):
         raise ValidationError(f"enqueues must have one slot per event ({len(events)}), "
                               f"got {len(messages)}")
-    for event in events:
-        validate(run_id, event)
+    checked = [validate(run_id, event) for event in events]
     for message in messages:
         if message is None:
             continue
@@ -74,4 +86,4 @@ def batch_args(run_id: str, events: Any, enqueues: Any,
             raise ValidationError(f"enqueue must be an Enqueue or None, got {message!r:.80}")
         validate_message(message.queue, message.payload, message.idempotency_key,
                          message.delay)
-    return messages
+    return checked, messages

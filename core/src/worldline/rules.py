@@ -43,7 +43,7 @@ _SCHEMAS: dict[EventType, dict[str, tuple[bool, tuple[type, ...] | None]]] = {
     EventType.RUN_FAILED: {"error": (True, (dict,))},
     EventType.RUN_CANCELLED: {"reason": (False, (str, type(None)))},
     EventType.STEP_CREATED: {"step_name": (True, (str,)), "input": (False, _ANY)},
-    EventType.STEP_STARTED: {},
+    EventType.STEP_STARTED: {"inline": (False, (bool,))},
     EventType.STEP_COMPLETED: {"output": (False, _ANY), "at": (False, (str,))},
     EventType.STEP_FAILED: {"error": (True, (dict,))},
     EventType.STEP_RETRYING: {"error": (True, (dict,)), "retry_after": (False, (str, type(None)))},

@@ -43,6 +43,7 @@ from .errors import error_doc
 from .loop import WorkflowLoop
 from .names import step_message, wake
 from .registry import WorkflowDef
+from .safety import lay_net, lay_nets
 from .steps import execute_step
 
 log = logging.getLogger("worldline.runtime")
@@ -52,12 +53,22 @@ class _Diverged(Exception):
     """The log moved under completions applied before they were written: replay."""
 
 
+class InlineStepsUnsettled(RuntimeError):
+    """Inline steps whose outcome could not be written, nor their message enqueued: the
+    activation fails, so that its message is delivered again."""
+
+    def __init__(self, run_id: str, step_ids: list[str]) -> None:
+        super().__init__(f"run {run_id}: inline step(s) {', '.join(step_ids)} could not be "
+                         "settled nor queued; the run will be replayed")
+
+
 @dataclass
 class DriverOptions:
     inline: Callable[[], bool]  # may this driver run one more step inline now?
     release: Callable[[], None]  # give back an inline slot
     stopping: Callable[[], bool]
-    inline_grace: float = 60.0  # delay of the safety-net message of an inline step
+    inline_grace: float = 60.0  # longest an inline step is waited for in-process (back-off
+    # included) before the queue may take it (see .safety)
 
 
 class RunDriver:
@@ -81,6 +92,7 @@ class RunDriver:
         self.pending: list[NewEvent] = []  # completions applied, not written yet
         self.pending_after = 0  # the log's last seq before them
         self.idle = False  # the driver waits for its inline steps, nothing else
+        self.unsettled: list[str] = []  # inline steps left neither settled nor queued
 
     async def drive(self, woken_by: str | None = None) -> float | None:
         """Run until the run ends or suspends. ``woken_by``: the idempotency key of the
@@ -94,6 +106,8 @@ class RunDriver:
                     break
                 except _Diverged:
                     await self._replay_again()
+            if self.unsettled and not self.ctx.terminal:  # replayed, the nets are laid
+                raise InlineStepsUnsettled(self.run.run_id, self.unsettled)
             at = self.ctx.waits.get(woken_by) if woken_by and not self.ctx.terminal else None
             return None if at is None else max(0.001, (at - utcnow()).total_seconds())
         finally:
@@ -120,6 +134,9 @@ class RunDriver:
         self.loop.run_until_idle()
         for event in events:
             self._apply(event)
+        if not self.ctx.terminal:
+            await lay_nets(self.world, self.wf.name, self.run.run_id, events,
+                           self.options.inline_grace)
         while True:
             if self.ctx.terminal:
                 return
@@ -283,13 +300,17 @@ class RunDriver:
     async def _create_step(self, cmd: Command) -> None:
         assert cmd.step is not None
         inline = not self.options.stopping() and self.options.inline()
-        message = step_message(self.wf.name, self.run.run_id, cmd.cid, cmd.name,
-                               self.options.inline_grace if inline else 0.0)
+        # an inline step started atomically with its creation needs no message: a replay
+        # after its worker is gone lays its safety net (see .safety)
+        message = None if inline and self.world.capabilities.batch_events else \
+            step_message(self.wf.name, self.run.run_id, cmd.cid, cmd.name,
+                         self.options.inline_grace if inline else 0.0)
         created = NewEvent("step_created", cmd.cid, {"step_name": cmd.name, "input": cmd.input})
         try:
             if inline:  # created and started in one unit where the world can
-                res, started = await self._write([created, NewEvent("step_started", cmd.cid)],
-                                                 [message, None])
+                res, started = await self._write(
+                    [created, NewEvent("step_started", cmd.cid, {"inline": True})],
+                    [message, None])
             else:
                 [res] = await self._write([created], [message])
         except BaseException:
@@ -309,12 +330,17 @@ class RunDriver:
         try:
             outcome = await execute_step(
                 self.world, self.run.run_id, cmd.cid, cmd.step, cmd.input, continuation=None,
-                inline=True, started=started, hand_back=self._may_hand_back,
+                inline=True, inline_retry_limit=self.options.inline_grace, started=started,
+                hand_back=self._may_hand_back,
                 emit=lambda e: self.inbox.put_nowait(("event", e)))
             if outcome.completion is not None:
                 self.inbox.put_nowait(("completion", outcome.completion))
+            elif not outcome.done:  # a retry later than inline waits: the queue takes it
+                await lay_net(self.world, self.wf.name, self.run.run_id, cmd.cid, cmd.name,
+                              outcome.defer)
         except Exception:
             log.exception("inline step %s of %s failed to settle", cmd.cid, self.run.run_id)
+            self.unsettled.append(cmd.cid)
         finally:
             self.options.release()
             self.inbox.put_nowait(("done", cmd.cid))

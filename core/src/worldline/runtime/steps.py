@@ -59,7 +59,8 @@ async def execute_step(world: World, run_id: str, step_id: str, sd: StepDef, inp
             res, started = started, None
         else:
             try:
-                res = await world.events.create(run_id, NewEvent("step_started", step_id))
+                res = await world.events.create(
+                    run_id, NewEvent("step_started", step_id, {"inline": True} if inline else {}))
             except TooEarly as exc:
                 if inline and exc.retry_in <= inline_retry_limit:
                     await asyncio.sleep(exc.retry_in)

@@ -49,7 +49,9 @@ class Worker:
     """Runs workflows and steps of every registered ``@workflow`` / ``@step``.
 
     ``concurrency`` bounds messages handled at once; ``inline_concurrency`` bounds steps run
-    in-process by live workflow drivers (extra parallel steps go through the queue).
+    in-process by live workflow drivers (extra parallel steps go through the queue);
+    ``inline_grace`` is how long such a step may go without progress (its back-off
+    included) before the queue may hand it to another worker.
     Every ``reconcile_interval`` seconds the worker runs a :func:`worldline.reconcile`
     pass with ``retention`` (0 disables it)."""
 

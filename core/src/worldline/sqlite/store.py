@@ -30,6 +30,7 @@ from ..model import (
     to_iso,
     utcnow,
 )
+from ..overlay import Key, Names, Overlay
 from ..strip import strip_data
 from . import queue, streams
 from .connection import SqlConnection, write_transaction
@@ -67,64 +68,73 @@ class SqliteDialectStore:
 
     def create_event(self, run_id: str, event: NewEvent,
                      enqueue: Enqueue | None) -> EventResult:
-        """Validate, decide and write one event atomically (plus ``enqueue`` if appended)."""
-        event = rules.validate(run_id, event)
-        with write_transaction(self.conn):
-            return self._append(run_id, event, enqueue)
+        """Decide and write one validated event (:func:`worldline.checks.event_args`)
+        atomically, plus ``enqueue`` if it is appended."""
+        [result] = self.create_batch(run_id, [event], [enqueue])
+        return result
 
     def create_batch(self, run_id: str, events: list[NewEvent],
                      enqueues: list[Enqueue | None],
                      expect_seq: int | None = None) -> list[EventResult]:
-        """Several events in one transaction, decided in order; all or nothing."""
-        events = [rules.validate(run_id, event) for event in events]
+        """Several validated events (:func:`worldline.checks.batch_args`) in one
+        transaction, decided in order; all or nothing. LogMoved (nothing written) unless
+        the run's log ends at ``expect_seq`` when it is given."""
         with write_transaction(self.conn):
-            if expect_seq is not None:
-                rules.check_expected_seq(run_id, self._load_run(run_id), expect_seq)
-            return [self._append(run_id, event, enqueue)
-                    for event, enqueue in zip(events, enqueues, strict=True)]
+            state = self._read_for(run_id, events)
+            rules.check_expected_seq(run_id, state.run, expect_seq)
+            results = [state.decide(run_id, event)[0] for event in events]
+            self._write(run_id, state, results, enqueues)
+            return results
 
-    def _append(self, run_id: str, event: NewEvent, enqueue: Enqueue | None) -> EventResult:
-        """Decide and write one validated event inside the caller's write transaction."""
-        conn = self.conn
-        kind = event.type.split("_", 1)[0]
-        run = self._load_run(run_id)
-        entity = self._load_entity(kind, run_id, event.correlation_id) \
-            if kind != "run" else None
-        token_holder = idem_holder = None
-        if event.type == "hook_created":
-            token_holder = self._hook_by_token(event.data["token"])
-        if event.type == "run_created" and event.data.get("idempotency_key"):
-            row = conn.execute(
+    def _read_for(self, run_id: str, batch: list[NewEvent]) -> Overlay:
+        """Everything the batch's decisions look at, inside the write transaction."""
+        names = Names.of(batch)
+        entities: dict[Key, Any] = {
+            (kind, cid): self._load_entity(kind, run_id, cid)
+            for kind, ids in names.entities.items() for cid in ids}
+        idempotency = {}
+        for key in names.keys:
+            row = self.conn.execute(
                 "SELECT run_id FROM runs WHERE idempotency_key = ? AND status IN "
-                "('pending', 'running', 'completed')",
-                (event.data["idempotency_key"],)).fetchone()
-            idem_holder = row[0] if row else None
-        now = self.clock()
-        decision = rules.decide(run_id, event, run, entity, now=now,
-                                token_holder=token_holder, idempotency_holder=idem_holder)
-        if decision.event_type is None:
-            return EventResult(None, decision.run, decision.entity)
-        new_run, recorded = decision.record(run_id, event.correlation_id, now)
-        conn.execute(
-            "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at,"
-            " data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, recorded.seq, recorded.event_id, recorded.type.value, recorded.correlation_id,
-             to_iso(now), _dumps(recorded.data)))
-        self._save_run(new_run)
-        if decision.entity_changed and decision.entity is not None:
-            self._save_entity(kind, decision.entity)
-        if decision.delete_entity:
-            conn.execute("DELETE FROM hooks WHERE run_id = ? AND hook_id = ?",
-                         (run_id, event.correlation_id))
-        if decision.clear_run_children:
+                "('pending', 'running', 'completed')", (key,)).fetchone()
+            if row:
+                idempotency[key] = row[0]
+        return Overlay(run=self._load_run(run_id), now=self.clock(), entities=entities,
+                       holders={token: self._hook_by_token(token) for token in names.tokens},
+                       idempotency=idempotency)
+
+    def _write(self, run_id: str, state: Overlay, results: list[EventResult],
+               enqueues: list[Enqueue | None]) -> None:
+        """What the decisions left: the events, the run, its entities and the messages."""
+        recorded = [r.event for r in results if r.event is not None]
+        if not recorded:
+            return
+        conn = self.conn
+        for event in recorded:
+            conn.execute(
+                "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at,"
+                " data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, event.seq, event.event_id, event.type.value, event.correlation_id,
+                 to_iso(event.created_at), _dumps(event.data)))
+        assert state.run is not None
+        self._save_run(state.run, state.before)
+        # deletes first: the hooks left are live at the end of the batch, with unique tokens
+        if state.disposed:
+            for hook_id in sorted(state.disposed):
+                conn.execute("DELETE FROM hooks WHERE run_id = ? AND hook_id = ?",
+                             (run_id, hook_id))
+        if state.cleared:
             conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM waits WHERE run_id = ?", (run_id,))
-        if enqueue is not None:
-            if recorded.type == "run_created":
+        for kind, entity in state.saved():
+            self._save_entity(kind, entity)
+        for result, enqueue in zip(results, enqueues, strict=True):
+            if enqueue is None or result.event is None:
+                continue
+            if result.event.type == "run_created":
                 fault_point("start.enqueue")  # inside the tx: a failure rolls it back
             queue.enqueue(conn, enqueue.queue, enqueue.payload, enqueue.idempotency_key,
                           enqueue.delay, self.dedupe_retention)
-        return EventResult(recorded, new_run, decision.entity)
 
     def _load_run(self, run_id: str) -> Run | None:
         row = self.conn.execute("SELECT doc FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -141,13 +151,20 @@ class SqliteDialectStore:
         row = self.conn.execute("SELECT doc FROM hooks WHERE token = ?", (token,)).fetchone()
         return Hook.from_doc(json.loads(row[0])) if row else None
 
-    def _save_run(self, run: Run) -> None:
-        self.conn.execute(
-            "INSERT INTO runs (run_id, workflow_name, status, idempotency_key, doc, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET"
-            " status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at",
-            (run.run_id, run.workflow_name, run.status.value, run.idempotency_key,
-             _dumps(run.to_doc()), to_iso(run.updated_at)))
+    def _save_run(self, run: Run, before: Run | None) -> None:
+        if before is None:
+            self.conn.execute(
+                "INSERT INTO runs (run_id, workflow_name, status, idempotency_key, doc,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (run.run_id, run.workflow_name, run.status.value, run.idempotency_key,
+                 _dumps(run.to_doc()), to_iso(run.updated_at)))
+        elif before.status is run.status:  # its indexes are left alone
+            self.conn.execute("UPDATE runs SET doc = ?, updated_at = ? WHERE run_id = ?",
+                              (_dumps(run.to_doc()), to_iso(run.updated_at), run.run_id))
+        else:
+            self.conn.execute(
+                "UPDATE runs SET status = ?, doc = ?, updated_at = ? WHERE run_id = ?",
+                (run.status.value, _dumps(run.to_doc()), to_iso(run.updated_at), run.run_id))
 
     def _save_entity(self, kind: str, entity: Step | Wait | Hook) -> None:
         table, column, _ = _ENTITIES[kind]

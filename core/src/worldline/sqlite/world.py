@@ -155,12 +155,7 @@ class _Steps(_Part):
 class _Events(_Part):
     async def create(self, run_id: str, event: NewEvent, *,
                      enqueue: Enqueue | None = None) -> EventResult:
-        rules.validate(run_id, event)  # fail fast, before a thread hop
-        if enqueue is not None:
-            if not isinstance(enqueue, Enqueue):
-                raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r}")
-            rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
-                                   enqueue.delay)
+        event = checks.event_args(run_id, event, enqueue)  # fail fast, before a thread hop
         result = await self.world.call(SqliteDialectStore.create_event, run_id, event, enqueue)
         if enqueue is not None and result.event is not None and enqueue.delay <= 0:
             self.world.notify_queue()  # delayed messages are found by the bounded poll
@@ -169,9 +164,9 @@ class _Events(_Part):
     async def create_batch(self, run_id: str, events: Sequence[NewEvent], *,
                            enqueues: Sequence[Enqueue | None] | None = None,
                            expect_seq: int | None = None) -> list[EventResult]:
-        messages = checks.batch_args(run_id, events, enqueues, expect_seq)
-        results = await self.world.call(SqliteDialectStore.create_batch, run_id,
-                                        list(events), messages, expect_seq)
+        checked, messages = checks.batch_args(run_id, events, enqueues, expect_seq)
+        results = await self.world.call(SqliteDialectStore.create_batch, run_id, checked,
+                                        messages, expect_seq)
         if any(m is not None and m.delay <= 0 for m in messages):
             self.world.notify_queue()
         return results

@@ -62,8 +62,7 @@ ENTITY_CLASSES: dict[str, type[Any]] = {"step": Step, "wait": Wait, "hook": Hook
 
 async def create_event(store: Store, run_id: str, event: NewEvent,
                        enqueue: Enqueue | None) -> EventResult:
-    """Validate, decide and commit one event (plus ``enqueue`` when it is appended)."""
-    event = rules.validate(run_id, event)
+    """Decide and commit one validated event (plus ``enqueue`` when it is appended)."""
     etype = EventType(event.type)
     kind = etype.kind
     cid = event.correlation_id

@@ -10,7 +10,7 @@ import worldline.rules as rules
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure
 from worldline import checks
-from worldline.errors import ValidationError, WorldUnavailable
+from worldline.errors import WorldUnavailable
 from worldline.model import (
     JSON,
     Capabilities,
@@ -170,12 +170,7 @@ class _Steps(_Part):
 class _Events(_Part):
     async def create(self, run_id: str, event: NewEvent, *,
                      enqueue: Enqueue | None = None) -> EventResult:
-        rules.validate(run_id, event)
-        if enqueue is not None:
-            if not isinstance(enqueue, Enqueue):
-                raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r}")
-            rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
-                                   enqueue.delay)
+        event = checks.event_args(run_id, event, enqueue)
         result = await self.world.call(log.create_event, run_id, event, enqueue)
         if enqueue is not None and result.event is not None:
             self.world.notify("queue")

@@ -20,8 +20,7 @@ then sees the winner and answers Conflict / ``hook_conflict``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from psycopg import AsyncConnection, errors
@@ -38,6 +37,7 @@ from worldline.model import (
     Step,
     Wait,
 )
+from worldline.overlay import Entity, Key, Names, Overlay
 
 from . import queue
 from .tx import pipelined
@@ -61,13 +61,10 @@ _STATE_SQL = "SELECT clock_timestamp(), " + ", ".join([
     f" WHERE idempotency_key = ANY(%(keys)s::text[]) AND status IN {_LIVE})",
 ])
 
-Entity = Step | Wait | Hook
-Key = tuple[str, str]  # (kind, correlation id)
-
 
 async def create_event(conn: AsyncConnection, channel: str, run_id: str, event: NewEvent,
                        enqueue: Enqueue | None, retention: float) -> EventResult:
-    """Validate, decide and write one event atomically (plus ``enqueue`` if appended)."""
+    """Decide and write one validated event atomically (plus ``enqueue`` if appended)."""
     [result] = await create_batch(conn, channel, run_id, [event], [enqueue], retention)
     return result
 
@@ -75,16 +72,15 @@ async def create_event(conn: AsyncConnection, channel: str, run_id: str, event: 
 async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
                        batch: list[NewEvent], enqueues: list[Enqueue | None],
                        retention: float, expect_seq: int | None = None) -> list[EventResult]:
-    """Several events in one transaction, each decided on the state the previous ones left;
-    all or nothing, two round trips. LogMoved (nothing written) unless the run's log ends
-    at ``expect_seq`` when it is given."""
-    batch = [rules.validate(run_id, event) for event in batch]
+    """Several validated events in one transaction, each decided on the state the previous
+    ones left; all or nothing, two round trips. LogMoved (nothing written) unless the run's
+    log ends at ``expect_seq`` when it is given."""
     for attempt in range(_RETRIES):
         try:
             async with pipelined(conn):
                 state = await _read(conn, run_id, batch)
                 rules.check_expected_seq(run_id, state.run, expect_seq)
-                results = [state.decide(run_id, event) for event in batch]
+                results = [state.decide(run_id, event)[0] for event in batch]
                 await _write(conn, channel, run_id, state, results, enqueues, retention)
                 return results
         except errors.UniqueViolation:
@@ -95,59 +91,10 @@ async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
     raise AssertionError("unreachable")
 
 
-@dataclass
-class _State:
-    """What the batch's decisions see, updated by each one in turn."""
-
-    run: Run | None
-    now: datetime
-    entities: dict[Key, Entity | None]  # every entity the batch names (None: absent)
-    holders: dict[str, Hook | None]  # token -> live hook holding it
-    idempotency: dict[str, str]  # key -> live run holding it
-    existed: bool = False  # the run row existed before the batch
-    changed: dict[Key, None] = field(default_factory=dict)  # entities to upsert
-    disposed: set[str] = field(default_factory=set)  # hook ids to delete
-    cleared: bool = False  # the run became terminal: its waits and hooks go
-
-    def decide(self, run_id: str, event: NewEvent) -> EventResult:
-        """Decide one event on the current state and apply what it changed."""
-        key = (_kind(event), str(event.correlation_id))
-        token = event.data.get("token") if event.type == "hook_created" else None
-        idem = event.data.get("idempotency_key") if event.type == "run_created" else None
-        decision = rules.decide(
-            run_id, event, self.run, self.entities.get(key), now=self.now,
-            token_holder=self.holders.get(token) if isinstance(token, str) else None,
-            idempotency_holder=self.idempotency.get(idem) if isinstance(idem, str) else None)
-        if decision.event_type is None:
-            return EventResult(None, decision.run, decision.entity)
-        self.run, recorded = decision.record(run_id, event.correlation_id, self.now)
-        entity = decision.entity
-        if decision.entity_changed and entity is not None:
-            self.entities[key] = entity
-            self.changed[key] = None
-            if isinstance(entity, Hook):
-                self.holders[entity.token] = entity
-        if decision.delete_entity:
-            assert isinstance(entity, Hook)
-            self.entities[key] = None
-            self.disposed.add(entity.hook_id)
-            self.holders[entity.token] = None  # tokens are unique: it held its own
-        if decision.clear_run_children:  # the run is over: no later hook_created can
-            self.cleared = True            # succeed, so the token holders may stay stale
-            for gone in [k for k in self.entities if k[0] in ("wait", "hook")]:
-                self.entities[gone] = None
-        return EventResult(recorded, self.run, entity)
-
-
-async def _read(conn: AsyncConnection, run_id: str, batch: list[NewEvent]) -> _State:
+async def _read(conn: AsyncConnection, run_id: str, batch: list[NewEvent]) -> Overlay:
     """Round trip 1: lock the run row, then read everything the batch's decisions need."""
-    named: dict[str, list[str]] = {kind: [] for kind in ENTITIES}
-    for event in batch:
-        if _kind(event) != "run":
-            named[_kind(event)].append(str(event.correlation_id))
-    tokens = [e.data["token"] for e in batch if e.type == "hook_created"]
-    keys = [e.data["idempotency_key"] for e in batch
-            if e.type == "run_created" and e.data.get("idempotency_key")]
+    names = Names.of(batch)
+    named, tokens, keys = names.entities, names.tokens, names.keys
     run_cur = await conn.execute("SELECT doc FROM runs WHERE run_id = %s FOR UPDATE",
                                  (run_id,))
     state_cur = await conn.execute(_STATE_SQL, {"run_id": run_id, **named, "tokens": tokens,
@@ -165,12 +112,12 @@ async def _read(conn: AsyncConnection, run_id: str, batch: list[NewEvent]) -> _S
     for doc in token_docs or ():
         hook = Hook.from_doc(doc)
         holders[hook.token] = hook
-    return _State(run=Run.from_doc(run_row[0]) if run_row else None,
-                  now=now.astimezone(UTC), entities=entities, holders=holders,
-                  idempotency=key_holders or {}, existed=run_row is not None)
+    return Overlay(run=Run.from_doc(run_row[0]) if run_row else None,
+                   now=now.astimezone(UTC), entities=entities, holders=holders,
+                   idempotency=key_holders or {})
 
 
-async def _write(conn: AsyncConnection, channel: str, run_id: str, state: _State,
+async def _write(conn: AsyncConnection, channel: str, run_id: str, state: Overlay,
                  results: list[EventResult], enqueues: list[Enqueue | None],
                  retention: float) -> None:
     """Round trip 2 (sent with ``COMMIT``): the final state the decisions left."""
@@ -178,7 +125,7 @@ async def _write(conn: AsyncConnection, channel: str, run_id: str, state: _State
     if not recorded:
         return
     assert state.run is not None
-    await _save_run(conn, state.run, insert=not state.existed)
+    await _save_run(conn, state.run, insert=state.before is None)
     await conn.cursor().executemany(
         "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at, data)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -192,10 +139,8 @@ async def _write(conn: AsyncConnection, channel: str, run_id: str, state: _State
     if state.cleared:
         await conn.execute("DELETE FROM hooks WHERE run_id = %s", (run_id,))
         await conn.execute("DELETE FROM waits WHERE run_id = %s", (run_id,))
-    for kind, cid in state.changed:
-        entity = state.entities[(kind, cid)]
-        if entity is not None:  # None: disposed or cleared later in the batch
-            await _save_entity(conn, kind, entity)
+    for kind, entity in state.saved():
+        await _save_entity(conn, kind, entity)
     for result, enqueue in zip(results, enqueues, strict=True):
         if enqueue is None or result.event is None:
             continue
@@ -203,10 +148,6 @@ async def _write(conn: AsyncConnection, channel: str, run_id: str, state: _State
             fault_point("start.enqueue")  # a failure here must leave no run behind
         await queue.enqueue_in(conn, channel, enqueue.queue, enqueue.payload,
                                enqueue.idempotency_key, enqueue.delay, retention)
-
-
-def _kind(event: NewEvent) -> str:
-    return event.type.split("_", 1)[0]
 
 
 def _event_row(event: Event) -> tuple[Any, ...]:

@@ -228,12 +228,7 @@ class _Steps(_Part):
 class _Events(_Part):
     async def create(self, run_id: str, event: NewEvent, *,
                      enqueue: Enqueue | None = None) -> EventResult:
-        rules.validate(run_id, event)  # fail fast, before taking a connection
-        if enqueue is not None:
-            if not isinstance(enqueue, Enqueue):
-                raise ValidationError(f"enqueue must be an Enqueue, got {type(enqueue).__name__}")
-            rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
-                                   enqueue.delay)
+        event = checks.event_args(run_id, event, enqueue)  # before taking a connection
         world = self.world
         result = await world.call(events.create_event, world.channel, run_id, event, enqueue,
                                   world.options.dedupe_retention)
@@ -244,9 +239,9 @@ class _Events(_Part):
     async def create_batch(self, run_id: str, batch: Sequence[NewEvent], *,
                            enqueues: Sequence[Enqueue | None] | None = None,
                            expect_seq: int | None = None) -> list[EventResult]:
-        messages = checks.batch_args(run_id, batch, enqueues, expect_seq)
+        checked, messages = checks.batch_args(run_id, batch, enqueues, expect_seq)
         world = self.world
-        results = await world.call(events.create_batch, world.channel, run_id, list(batch),
+        results = await world.call(events.create_batch, world.channel, run_id, checked,
                                    messages, world.options.dedupe_retention, expect_seq)
         if any(m is not None for m in messages):
             WAKEUPS.notify(world.wake_key(_QUEUE))

@@ -19,7 +19,6 @@ import asyncio
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from worldline.model import (
     Step,
     Wait,
 )
+from worldline.overlay import Key, Names, Overlay, claimed_key, claimed_token, event_kind
 from worldline.strip import strip_data
 
 if TYPE_CHECKING:
@@ -64,12 +64,7 @@ def _text(value: bytes | str) -> str:
 async def create_event(world: RedisWorld, run_id: str, event: NewEvent,
                        enqueue: Enqueue | None) -> EventResult:
     """Validate, decide and append one event atomically (plus ``enqueue`` if appended)."""
-    event = rules.validate(run_id, event)
-    if enqueue is not None:
-        if not isinstance(enqueue, Enqueue):
-            raise ValidationError(f"enqueue must be an Enqueue, got {enqueue!r}", run_id=run_id)
-        rules.validate_message(enqueue.queue, enqueue.payload, enqueue.idempotency_key,
-                               enqueue.delay)
+    event = checks.event_args(run_id, event, enqueue)
     [result] = await _create(world, run_id, [event], [enqueue], None)
     return result
 
@@ -79,8 +74,7 @@ async def create_batch(world: RedisWorld, run_id: str, events: Sequence[NewEvent
                        expect_seq: int | None) -> list[EventResult]:
     """Several events of one run decided in order, written by one script call (all or
     nothing); LogMoved (nothing written) unless the log ends at ``expect_seq`` if given."""
-    messages = checks.batch_args(run_id, events, enqueues, expect_seq)
-    batch = [rules.validate(run_id, event) for event in events]
+    batch, messages = checks.batch_args(run_id, events, enqueues, expect_seq)
     return await _create(world, run_id, batch, messages, expect_seq)
 
 
@@ -96,59 +90,6 @@ async def _create(world: RedisWorld, run_id: str, batch: list[NewEvent],
                    run_id=run_id, entity_id=batch[0].correlation_id)
 
 
-def _kind(event: NewEvent) -> str:
-    return str(event.type).split("_", 1)[0]
-
-
-def _token(event: NewEvent) -> str:
-    return str(event.data.get("token", "")) if event.type == "hook_created" else ""
-
-
-def _idem_key(event: NewEvent) -> str:
-    return str(event.data.get("idempotency_key") or "") if event.type == "run_created" else ""
-
-
-Key = tuple[str, str]  # (kind, correlation id)
-
-
-@dataclass
-class _State:
-    """What the batch's decisions see, updated by each one in turn (an overlay on the
-    state ``LOAD`` read)."""
-
-    run: Run | None
-    now: datetime
-    entities: dict[Key, Any]  # every entity the batch names (None: absent)
-    holders: dict[str, Hook | None]  # token -> live hook holding it
-    idempotency: dict[str, str]  # key -> live run holding it ('' none)
-
-    def decide(self, run_id: str, event: NewEvent) -> tuple[EventResult, rules.Decision]:
-        key = (_kind(event), str(event.correlation_id or ""))
-        token, idem = _token(event), _idem_key(event)
-        decision = rules.decide(
-            run_id, event, self.run, self.entities.get(key) if key[0] != "run" else None,
-            now=self.now, token_holder=self.holders.get(token) if token else None,
-            idempotency_holder=(self.idempotency.get(idem) or None) if idem else None)
-        if decision.event_type is None:
-            return EventResult(None, decision.run, decision.entity), decision
-        self.run, recorded = decision.record(run_id, event.correlation_id, self.now)
-        entity = decision.entity
-        if decision.entity_changed and entity is not None:
-            self.entities[key] = entity
-            if isinstance(entity, Hook):
-                self.holders[entity.token] = entity
-        if decision.delete_entity:
-            assert isinstance(entity, Hook)
-            self.entities[key] = None
-            self.holders[entity.token] = None  # tokens are unique: it held its own
-        if decision.clear_run_children:  # the run is over: no later hook_created can
-            for gone in [k for k in self.entities if k[0] in ("wait", "hook")]:  # succeed
-                self.entities[gone] = None
-        if idem and self.run is not None and recorded.type == "run_created":
-            self.idempotency[idem] = run_id
-        return EventResult(recorded, self.run, entity), decision
-
-
 #: entity kind -> index of its hash among the APPEND script's KEYS (1-based)
 _ENTITY_KEY = {"step": 3, "wait": 4, "hook": 5}
 
@@ -157,13 +98,8 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
                     enqueues: list[Enqueue | None],
                     expect_seq: int | None) -> list[EventResult] | None:
     keys = world.keys
-    named: dict[str, list[str]] = {kind: [] for kind in ENTITIES}
-    for event in batch:
-        kind = _kind(event)
-        if kind != "run" and str(event.correlation_id or "") not in named[kind]:
-            named[kind].append(str(event.correlation_id or ""))
-    tokens = list(dict.fromkeys(t for t in map(_token, batch) if t))
-    idem_keys = list(dict.fromkeys(k for k in map(_idem_key, batch) if k))
+    names = Names.of(batch)
+    named, tokens, idem_keys = names.entities, names.tokens, names.keys
     groups = [named["step"], named["wait"], named["hook"], tokens, idem_keys]
     raw = await world.scripts.load(
         keys=[keys.run(run_id), keys.entities("step", run_id), keys.entities("wait", run_id),
@@ -181,9 +117,9 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
             entities[(kind, cid)] = cls.from_doc(json.loads(doc)) if doc else None
     token_docs = dict(zip(tokens, (d or "" for d in found[3]), strict=True))
     idem_holders = dict(zip(idem_keys, (d or "" for d in found[4]), strict=True))
-    state = _State(run, now, entities,
-                   {t: Hook.from_doc(json.loads(d)) if d else None
-                    for t, d in token_docs.items()}, dict(idem_holders))
+    state = Overlay(run, now, entities,
+                    {t: Hook.from_doc(json.loads(d)) if d else None
+                     for t, d in token_docs.items()}, dict(idem_holders))
 
     results: list[EventResult] = []
     ops: list[dict[str, Any]] = []
@@ -196,7 +132,7 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
         recorded = result.event
         if recorded is None:
             continue
-        kind, token = _kind(event), _token(event)
+        kind, token = event_kind(event), claimed_token(event) or ""
         entity_out = decision.entity if decision.entity_changed else None
         ev: dict[str, Any] = {
             "event": dumps(recorded.to_doc()), "ek": _ENTITY_KEY.get(kind, 3),
@@ -206,7 +142,7 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
             "delete_hook": decision.delete_entity,
             "clear_children": decision.clear_run_children}
         if recorded.type == "run_created" and run is None:
-            created_key = _idem_key(event)
+            created_key = claimed_key(event) or ""
         if enqueue is not None:
             if enqueue.queue not in queue_at:
                 queue_at[enqueue.queue] = 14 + len(queue_keys)
