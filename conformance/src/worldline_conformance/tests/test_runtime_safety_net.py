@@ -69,3 +69,32 @@ async def test_a_replay_lays_the_net_of_each_unattended_inline_step(world):
     assert [(m.idempotency_key, m.payload["step_id"], m.payload["run_id"])
             for m in messages] == [(gone, gone, run_id)]
     await world.queue.ack(messages[0])
+
+
+async def test_an_inline_result_that_cannot_be_written_is_run_again_from_the_queue(
+        world, monkeypatch):
+    """The world fails the write of an inline step's result (an outage): the activation
+    fails, its message comes back, the replay lays the step's net and the queue runs the
+    step again; the run completes."""
+    failed: list[str] = []
+
+    def failing(original):
+        async def write(run_id, events, *args, **kwargs):
+            batch = events if isinstance(events, list | tuple) else [events]
+            if not failed and any(e.type == "step_completed" for e in batch):
+                failed.append(run_id)
+                raise wl.WorldUnavailable("injected: the result's write is lost")
+            return await original(run_id, events, *args, **kwargs)
+        return write
+
+    for name in ("create", "create_batch"):
+        if hasattr(world.events, name):
+            monkeypatch.setattr(world.events, name, failing(getattr(world.events, name)))
+    async with wl.Worker(world, poll=0.05, inline_grace=0.3):
+        handle = await wl.start(app.sequential, 1, world=world)
+        assert await handle.result(timeout=30) == 112
+    assert failed == [handle.run_id]
+    events, _ = await world.events.list(handle.run_id)
+    first = events[[e.type for e in events].index("step_started")].correlation_id
+    starts = [e.data for e in events if e.type == "step_started" and e.correlation_id == first]
+    assert starts == [{"inline": True}, {}]  # the lost attempt, then the queue's
