@@ -26,6 +26,7 @@ from typing import Any
 from psycopg import AsyncConnection, errors
 from psycopg.types.json import Json
 from worldline import rules
+from worldline.errors import WorldError
 from worldline.faults import fault_point
 from worldline.model import (
     Enqueue,
@@ -40,6 +41,7 @@ from worldline.model import (
 from worldline.overlay import Entity, Key, Names, Overlay
 
 from . import queue
+from .known import KnownRuns
 from .tx import pipelined
 
 #: entity kind -> (table, id column, class)
@@ -63,18 +65,27 @@ _STATE_SQL = "SELECT clock_timestamp(), " + ", ".join([
 
 
 async def create_event(conn: AsyncConnection, channel: str, run_id: str, event: NewEvent,
-                       enqueue: Enqueue | None, retention: float) -> EventResult:
+                       enqueue: Enqueue | None, retention: float,
+                       known: KnownRuns | None = None) -> EventResult:
     """Decide and write one validated event atomically (plus ``enqueue`` if appended)."""
-    [result] = await create_batch(conn, channel, run_id, [event], [enqueue], retention)
+    [result] = await create_batch(conn, channel, run_id, [event], [enqueue], retention,
+                                  known=known)
     return result
 
 
 async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
                        batch: list[NewEvent], enqueues: list[Enqueue | None],
-                       retention: float, expect_seq: int | None = None) -> list[EventResult]:
+                       retention: float, expect_seq: int | None = None,
+                       known: KnownRuns | None = None) -> list[EventResult]:
     """Several validated events in one transaction, each decided on the state the previous
-    ones left; all or nothing, two round trips. LogMoved (nothing written) unless the run's
-    log ends at ``expect_seq`` when it is given."""
+    ones left; all or nothing, two round trips (one when ``known`` holds the state the log
+    ends with at ``expect_seq``, see :mod:`.known`). LogMoved (nothing written) unless the
+    run's log ends at ``expect_seq`` when it is given."""
+    if known is not None and expect_seq is not None:
+        results = await _create_on_known(conn, channel, run_id, batch, enqueues, retention,
+                                         expect_seq, known)
+        if results is not None:
+            return results
     for attempt in range(_RETRIES):
         try:
             async with pipelined(conn):
@@ -82,13 +93,45 @@ async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
                 rules.check_expected_seq(run_id, state.run, expect_seq)
                 results = [state.decide(run_id, event)[0] for event in batch]
                 await _write(conn, channel, run_id, state, results, enqueues, retention)
-                return results
         except errors.UniqueViolation:
             # a concurrent writer won a row no lock protects (a new run, a token, a key):
             # replay the transaction so decide() sees it and answers the typed outcome
             if attempt == _RETRIES - 1:
                 raise
+            continue
+        if known is not None:
+            known.saw_server_time(state.now)
+            known.remember(state)
+        return results
     raise AssertionError("unreachable")
+
+
+async def _create_on_known(conn: AsyncConnection, channel: str, run_id: str,
+                           batch: list[NewEvent], enqueues: list[Enqueue | None],
+                           retention: float, expect_seq: int,
+                           known: KnownRuns) -> list[EventResult] | None:
+    """The batch decided on the state this process last wrote, in one round trip; None
+    when it must be read instead (nothing remembered, or a guard refused the write)."""
+    prepared = known.overlay_for(run_id, batch, expect_seq)
+    if prepared is None:
+        return None
+    state, absent = prepared
+    try:
+        results = [state.decide(run_id, event)[0] for event in batch]
+    except WorldError:
+        return None  # the reading path gives the authoritative answer
+    try:
+        async with pipelined(conn):
+            await _write(conn, channel, run_id, state, results, enqueues, retention,
+                         insert_only=absent, guarded=True)
+    except (errors.UniqueViolation, errors.DivisionByZero):
+        known.forget(run_id)  # the run moved (or is gone) since we wrote it
+        return None
+    except BaseException:
+        known.forget(run_id)
+        raise
+    known.remember(state)
+    return results
 
 
 async def _read(conn: AsyncConnection, run_id: str, batch: list[NewEvent]) -> Overlay:
@@ -119,13 +162,16 @@ async def _read(conn: AsyncConnection, run_id: str, batch: list[NewEvent]) -> Ov
 
 async def _write(conn: AsyncConnection, channel: str, run_id: str, state: Overlay,
                  results: list[EventResult], enqueues: list[Enqueue | None],
-                 retention: float) -> None:
-    """Round trip 2 (sent with ``COMMIT``): the final state the decisions left."""
+                 retention: float, *, insert_only: set[Key] | frozenset[Key] = frozenset(),
+                 guarded: bool = False) -> None:
+    """Round trip 2 (sent with ``COMMIT``): the final state the decisions left. Entities
+    in ``insert_only`` are inserted (a row already there fails the transaction);
+    ``guarded``: the run row must exist (the transaction fails otherwise)."""
     recorded = [r.event for r in results if r.event is not None]
     if not recorded:
         return
     assert state.run is not None
-    await _save_run(conn, state.run, insert=state.before is None)
+    await _save_run(conn, state.run, insert=state.before is None, guarded=guarded)
     await conn.cursor().executemany(
         "INSERT INTO events (run_id, seq, event_id, type, correlation_id, created_at, data)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -140,7 +186,8 @@ async def _write(conn: AsyncConnection, channel: str, run_id: str, state: Overla
         await conn.execute("DELETE FROM hooks WHERE run_id = %s", (run_id,))
         await conn.execute("DELETE FROM waits WHERE run_id = %s", (run_id,))
     for kind, entity in state.saved():
-        await _save_entity(conn, kind, entity)
+        await _save_entity(conn, kind, entity,
+                           insert_only=(kind, _entity_id(entity)) in insert_only)
     for result, enqueue in zip(results, enqueues, strict=True):
         if enqueue is None or result.event is None:
             continue
@@ -155,7 +202,8 @@ def _event_row(event: Event) -> tuple[Any, ...]:
             event.created_at, Json(event.data))
 
 
-async def _save_run(conn: AsyncConnection, run: Run, *, insert: bool) -> None:
+async def _save_run(conn: AsyncConnection, run: Run, *, insert: bool,
+                    guarded: bool = False) -> None:
     if insert:
         await conn.execute(
             "INSERT INTO runs (run_id, workflow_name, status, idempotency_key, doc, updated_at)"
@@ -163,12 +211,20 @@ async def _save_run(conn: AsyncConnection, run: Run, *, insert: bool) -> None:
             (run.run_id, run.workflow_name, run.status.value, run.idempotency_key,
              Json(run.to_doc()), run.updated_at))
         return
-    await conn.execute("UPDATE runs SET status = %s, doc = %s, updated_at = %s"
-                       " WHERE run_id = %s",
+    update = ("UPDATE runs SET status = %s, doc = %s, updated_at = %s WHERE run_id = %s")
+    if guarded:  # no row: 1 / 0 fails the transaction
+        update = f"WITH updated AS ({update} RETURNING 1) SELECT 1 / count(*) FROM updated"
+    await conn.execute(update,
                        (run.status.value, Json(run.to_doc()), run.updated_at, run.run_id))
 
 
-async def _save_entity(conn: AsyncConnection, kind: str, entity: Entity) -> None:
+def _entity_id(entity: Entity) -> str:
+    return entity.hook_id if isinstance(entity, Hook) else \
+        entity.step_id if isinstance(entity, Step) else entity.wait_id
+
+
+async def _save_entity(conn: AsyncConnection, kind: str, entity: Entity, *,
+                       insert_only: bool = False) -> None:
     table, column, _ = ENTITIES[kind]
     doc = entity.to_doc()
     if isinstance(entity, Hook):
@@ -178,7 +234,8 @@ async def _save_entity(conn: AsyncConnection, kind: str, entity: Entity) -> None
             " ON CONFLICT (run_id, hook_id) DO UPDATE SET doc = excluded.doc",
             (entity.run_id, entity.hook_id, entity.token, entity.created_at, Json(doc)))
         return
+    upsert = "" if insert_only else \
+        f" ON CONFLICT (run_id, {column}) DO UPDATE SET doc = excluded.doc"
     await conn.execute(
         f"INSERT INTO {table} (run_id, {column}, created_at, doc) VALUES (%s, %s, %s, %s)"
-        f" ON CONFLICT (run_id, {column}) DO UPDATE SET doc = excluded.doc",
-        (entity.run_id, doc[column], entity.created_at, Json(doc)))
+        + upsert, (entity.run_id, doc[column], entity.created_at, Json(doc)))

@@ -33,6 +33,7 @@ from worldline.wakeup import WAKEUPS, poll_until
 
 from . import events, housekeeping, reads, schema, streams
 from . import queue as queue_sql
+from .known import KnownRuns
 from .listener import NotifyListener
 from .options import PostgresOptions, parse_url, redact
 
@@ -83,6 +84,7 @@ class PostgresWorld:
         self._pool: AsyncConnectionPool | None = None
         self._listener: NotifyListener | None = None
         self._opening: asyncio.Lock | None = None
+        self.known = KnownRuns()  # the state of the runs this process wrote last (.known)
         self.runs = _Runs(self)
         self.steps = _Steps(self)
         self.events = _Events(self)
@@ -144,6 +146,7 @@ class PostgresWorld:
 
     async def destroy(self) -> None:
         """Drop the schema with everything in it."""
+        self.known = KnownRuns()
         async with self.connection() as conn:
             await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                 sql.Identifier(self.options.schema)))
@@ -231,7 +234,7 @@ class _Events(_Part):
         event = checks.event_args(run_id, event, enqueue)  # before taking a connection
         world = self.world
         result = await world.call(events.create_event, world.channel, run_id, event, enqueue,
-                                  world.options.dedupe_retention)
+                                  world.options.dedupe_retention, world.known)
         if enqueue is not None and result.event is not None:
             WAKEUPS.notify(world.wake_key(_QUEUE))
         return result
@@ -242,7 +245,8 @@ class _Events(_Part):
         checked, messages = checks.batch_args(run_id, batch, enqueues, expect_seq)
         world = self.world
         results = await world.call(events.create_batch, world.channel, run_id, checked,
-                                   messages, world.options.dedupe_retention, expect_seq)
+                                   messages, world.options.dedupe_retention, expect_seq,
+                                   world.known)
         if any(m is not None for m in messages):
             WAKEUPS.notify(world.wake_key(_QUEUE))
         return results

@@ -1,0 +1,109 @@
+"""What this process last wrote to each run, so that the run's next batch can be decided
+without reading the run back: one round trip instead of two.
+
+After a batch commits, the world remembers the state its decisions left (the run and every
+entity the batch named) as of the run's last sequence number ``N``. A later batch that
+expects the log to end at ``N`` (``expect_seq``, the runtime's write-behind) and names only
+entities remembered — or entities it creates — is decided on that state and written in one
+round trip, with two guards that make a stale memory harmless:
+
+- the events go in at ``N + 1`` …: every change to a run or its entities appends an event,
+  so if anything changed the run since ``N`` the primary key ``(run_id, seq)`` refuses
+  the insert (after waiting for a writer still in flight);
+- the run row must still exist (its update fails the transaction otherwise), and an
+  entity the batch creates is inserted, never upserted, so one that exists refuses it.
+
+Any refusal rolls the whole transaction back, the memory of the run is dropped and the
+batch takes the reading path, which answers with the authoritative outcome (LogMoved,
+Conflict, …). Only batches whose decisions do not depend on the server's clock beyond
+ordering take this path; their ``now`` is the local clock corrected by the skew measured
+at the last read, and never earlier than the previous write's.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from worldline.model import EventType, NewEvent, Run, Step, utcnow
+from worldline.overlay import Entity, Key, Names, Overlay, event_kind
+
+#: the event types a remembered state may decide (no hooks, tokens or idempotency keys)
+_DECIDABLE = frozenset({
+    EventType.STEP_CREATED, EventType.STEP_STARTED, EventType.STEP_COMPLETED,
+    EventType.STEP_FAILED, EventType.STEP_RETRYING, EventType.WAIT_CREATED,
+    EventType.RUN_COMPLETED, EventType.RUN_FAILED})
+_CREATES = {"step": EventType.STEP_CREATED, "wait": EventType.WAIT_CREATED}
+
+
+@dataclass(frozen=True)
+class Known:
+    """A run as this process's last committed write to it left it."""
+
+    run: Run
+    entities: dict[Key, Entity | None]
+    at: datetime  # that write's ``now``
+
+
+class KnownRuns:
+    """The last state written to each of the most recently written runs (bounded)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._runs: OrderedDict[str, Known] = OrderedDict()
+        self._size = size
+        self._skew = timedelta(0)  # the server's clock minus ours, at the last read
+
+    def saw_server_time(self, server_now: datetime) -> None:
+        self._skew = server_now - utcnow()
+
+    def remember(self, state: Overlay) -> None:
+        """Keep what a committed batch left (unless a newer write is already kept)."""
+        run = state.run
+        if run is None:
+            return
+        held = self._runs.get(run.run_id)
+        if held is not None and held.run.last_seq > run.last_seq:
+            return
+        self._runs[run.run_id] = Known(run, dict(state.entities), state.now)
+        self._runs.move_to_end(run.run_id)
+        while len(self._runs) > self._size:
+            self._runs.popitem(last=False)
+
+    def forget(self, run_id: str) -> None:
+        self._runs.pop(run_id, None)
+
+    def overlay_for(self, run_id: str, batch: list[NewEvent],
+                    expect_seq: int) -> tuple[Overlay, set[Key]] | None:
+        """An overlay to decide ``batch`` on without reading, and the entities it assumes
+        absent (to be inserted, never upserted); None when the batch must read."""
+        known = self._runs.get(run_id)
+        if known is None or known.run.last_seq != expect_seq:
+            return None
+        if any(event.type not in _DECIDABLE for event in batch):
+            return None
+        entities: dict[Key, Entity | None] = {}
+        absent: set[Key] = set()
+        for kind, ids in Names.of(batch).entities.items():
+            for cid in ids:
+                key = (kind, cid)
+                if key in known.entities:
+                    entity = known.entities[key]
+                    if isinstance(entity, Step) and entity.retry_after is not None:
+                        return None  # a retry's start is checked against the server's clock
+                    entities[key] = entity
+                elif _first_event_for(batch, key) == _CREATES.get(kind):
+                    entities[key] = None
+                    absent.add(key)
+                else:
+                    return None
+        now = max(utcnow() + self._skew, known.at)
+        return Overlay(run=known.run, now=now, entities=entities, holders={},
+                       idempotency={}), absent
+
+
+def _first_event_for(batch: list[NewEvent], key: Key) -> str | None:
+    for event in batch:
+        if (event_kind(event), str(event.correlation_id or "")) == key:
+            return str(event.type)
+    return None
