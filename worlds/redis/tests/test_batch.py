@@ -5,6 +5,7 @@ and the whole batch is re-read and re-decided."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -61,7 +62,7 @@ async def test_stale_batch_is_refused_and_redecided(make_world):
 
 async def test_stale_batch_with_expect_seq_raises_log_moved(make_world):
     world, rival = await make_world(), await make_world()
-    run_id = await running_run(world)
+    run_id = await running_run(rival)  # nothing remembered here: the batch loads
     calls = interleave(world, lambda: rival.events.create(
         run_id, NewEvent("step_created", new_id("step"), {"step_name": "s", "input": None})))
     with pytest.raises(LogMoved):
@@ -122,3 +123,17 @@ async def test_messages_to_two_queues_in_one_batch(rworld):
     assert sorted(m.idempotency_key for m in got) == ["a", "c"]
     [other] = await rworld.queue.lease(["qb"], visibility_timeout=5, limit=10)
     assert other.payload == {"n": 2}
+
+
+async def test_the_runtimes_next_batches_do_not_load(rworld):
+    run_id, first, second = await running_run(rworld), new_id("step"), new_id("step")
+    await rworld.events.create_batch(run_id, step_events(first))
+    calls = interleave(rworld, lambda: asyncio.sleep(0))  # counts LOADs
+    await rworld.events.create_batch(run_id, [
+        NewEvent("step_completed", first, {"output": 1}), *step_events(second)],
+        expect_seq=4)
+    await rworld.events.create_batch(run_id, [
+        NewEvent("step_completed", second, {"output": 2}),
+        NewEvent("run_completed", None, {"output": 3})], expect_seq=7)
+    assert calls["n"] == 0
+    assert (await rworld.runs.get(run_id)).status == "completed"

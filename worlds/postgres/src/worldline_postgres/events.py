@@ -28,6 +28,7 @@ from psycopg.types.json import Json
 from worldline import rules
 from worldline.errors import WorldError
 from worldline.faults import fault_point
+from worldline.known import KnownRuns
 from worldline.model import (
     Enqueue,
     Event,
@@ -41,7 +42,6 @@ from worldline.model import (
 from worldline.overlay import Entity, Key, Names, Overlay
 
 from . import queue
-from .known import KnownRuns
 from .tx import pipelined
 
 #: entity kind -> (table, id column, class)
@@ -79,7 +79,8 @@ async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
                        known: KnownRuns | None = None) -> list[EventResult]:
     """Several validated events in one transaction, each decided on the state the previous
     ones left; all or nothing, two round trips (one when ``known`` holds the state the log
-    ends with at ``expect_seq``, see :mod:`.known`). LogMoved (nothing written) unless the
+    ends with at ``expect_seq``: see :mod:`worldline.known`; the events' primary key, the run
+    row and insert-only creation are the guards). LogMoved (nothing written) unless the
     run's log ends at ``expect_seq`` when it is given."""
     if known is not None and expect_seq is not None:
         results = await _create_on_known(conn, channel, run_id, batch, enqueues, retention,
@@ -90,6 +91,8 @@ async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
         try:
             async with pipelined(conn):
                 state = await _read(conn, run_id, batch)
+                if known is not None:
+                    known.saw_server_time(state.now)
                 rules.check_expected_seq(run_id, state.run, expect_seq)
                 results = [state.decide(run_id, event)[0] for event in batch]
                 await _write(conn, channel, run_id, state, results, enqueues, retention)
@@ -100,7 +103,6 @@ async def create_batch(conn: AsyncConnection, channel: str, run_id: str,
                 raise
             continue
         if known is not None:
-            known.saw_server_time(state.now)
             known.remember(state)
         return results
     raise AssertionError("unreachable")

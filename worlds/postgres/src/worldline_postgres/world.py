@@ -13,6 +13,7 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from worldline import checks, rules
 from worldline.errors import ValidationError, WorldUnavailable
+from worldline.known import KnownRuns
 from worldline.model import (
     JSON,
     Capabilities,
@@ -33,7 +34,6 @@ from worldline.wakeup import WAKEUPS, poll_until
 
 from . import events, housekeeping, reads, schema, streams
 from . import queue as queue_sql
-from .known import KnownRuns
 from .listener import NotifyListener
 from .options import PostgresOptions, parse_url, redact
 

@@ -11,6 +11,11 @@ steps, waits and hooks appends an event to that run) and every token / idempoten
 read, and only then writes all the events (with their messages) in order. If a version
 moved, ``APPEND`` writes nothing and we re-read and re-decide the whole batch. A refusal
 raises before ``APPEND`` runs, so a batch is all or nothing. ``create`` is a batch of one.
+
+A batch that expects the log where this process's last write left it (the runtime's
+write-behind) skips ``LOAD``: it is decided on that remembered state
+(:mod:`worldline.known`), and ``APPEND`` also checks that every entity the batch creates
+does not exist yet. If anything moved, the batch loads and is decided again.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import worldline.rules as rules
 from worldline import checks
 from worldline.cursor import check_page_args, decode_cursor, encode_cursor
-from worldline.errors import Conflict, NotFound, ValidationError
+from worldline.errors import Conflict, NotFound, ValidationError, WorldError
 from worldline.faults import fault_point
 from worldline.ids import new_id
 from worldline.model import (
@@ -80,6 +85,10 @@ async def create_batch(world: RedisWorld, run_id: str, events: Sequence[NewEvent
 
 async def _create(world: RedisWorld, run_id: str, batch: list[NewEvent],
                   enqueues: list[Enqueue | None], expect_seq: int | None) -> list[EventResult]:
+    if expect_seq is not None:
+        results = await _try_on_known(world, run_id, batch, enqueues, expect_seq)
+        if results is not None:
+            return results
     for attempt in range(MAX_ATTEMPTS):
         results = await _try_once(world, run_id, batch, enqueues, expect_seq)
         if results is not None:
@@ -110,6 +119,7 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
     now = datetime.fromtimestamp(int(sec), UTC).replace(microsecond=int(usec))
     run = Run.from_doc(json.loads(run_doc)) if run_doc else None
     rules.check_expected_seq(run_id, run, expect_seq)
+    world.known.saw_server_time(now)
     entities: dict[Key, Any] = {}
     for kind, ids, docs in zip(("step", "wait", "hook"), groups, found, strict=False):
         cls = ENTITIES[kind][1]
@@ -120,15 +130,50 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
     state = Overlay(run, now, entities,
                     {t: Hook.from_doc(json.loads(d)) if d else None
                      for t, d in token_docs.items()}, dict(idem_holders))
+    decided = [state.decide(run_id, event) for event in batch]
+    if not await _append(world, run_id, state, batch, decided, enqueues, int(seq),
+                         token_docs, idem_holders):
+        return None
+    world.known.remember(state)
+    return [result for result, _ in decided]
 
-    results: list[EventResult] = []
+
+async def _try_on_known(world: RedisWorld, run_id: str, batch: list[NewEvent],
+                        enqueues: list[Enqueue | None],
+                        expect_seq: int) -> list[EventResult] | None:
+    """The batch decided on the state this process last wrote, without ``LOAD`` (see
+    :mod:`worldline.known`; ``APPEND`` refuses unless the run's seq is still
+    ``expect_seq`` and every entity the batch creates is new); None when it must load."""
+    prepared = world.known.overlay_for(run_id, batch, expect_seq)
+    if prepared is None:
+        return None
+    state, absent = prepared
+    try:
+        decided = [state.decide(run_id, event) for event in batch]
+    except WorldError:
+        return None  # the loading path gives the authoritative answer
+    if not await _append(world, run_id, state, batch, decided, enqueues, expect_seq, {}, {},
+                         absent):
+        world.known.forget(run_id)
+        return None
+    world.known.remember(state)
+    return [result for result, _ in decided]
+
+
+async def _append(world: RedisWorld, run_id: str, state: Overlay, batch: list[NewEvent],
+                  decided: list[tuple[EventResult, rules.Decision]],
+                  enqueues: list[Enqueue | None], seq: int, token_docs: dict[str, str],
+                  idem_holders: dict[str, str], absent: set[Key] | None = None) -> bool:
+    """One ``APPEND`` of what the decisions left, if the run is still at ``seq``, the
+    token and key holders are still those read and the ``absent`` entities still do not
+    exist; False (nothing written) otherwise."""
+    keys = world.keys
+    run = state.before
     ops: list[dict[str, Any]] = []
     queue_keys: list[str] = []
     queue_at: dict[str, int] = {}
     created_key, start_enqueue = "", False
-    for event, enqueue in zip(batch, enqueues, strict=True):
-        result, decision = state.decide(run_id, event)
-        results.append(result)
+    for event, (result, decision), enqueue in zip(batch, decided, enqueues, strict=True):
         recorded = result.event
         if recorded is None:
             continue
@@ -154,7 +199,7 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
             start_enqueue = start_enqueue or recorded.type == "run_created"
         ops.append(ev)
     if not ops:
-        return results
+        return True
     new_run = state.run
     assert new_run is not None
     old_status = run.status.value if run is not None else ""
@@ -168,6 +213,7 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
         "tokens": [[t, d] for t, d in token_docs.items()],
         "idem": [[k, h] for k, h in idem_holders.items()],
         "idem_key": created_key, "release_key": new_run.idempotency_key if released else "",
+        "absent": [[_ENTITY_KEY[kind], cid] for kind, cid in sorted(absent or ())],
         "retention": world.options.dedupe_retention, "events": ops,
     }
     if start_enqueue:
@@ -180,9 +226,7 @@ async def _try_once(world: RedisWorld, run_id: str, batch: list[NewEvent],
         keys.runs_by(None, old_status or new_status), keys.runs_by(None, new_status),
         keys.runs_by(wf, old_status or new_status), keys.runs_by(wf, new_status),
         *queue_keys], args=[dumps(op)])
-    if _text(reply[0]) != "ok":
-        return None
-    return results
+    return _text(reply[0]) == "ok"
 
 
 # -- reads ------------------------------------------------------------------------------

@@ -85,8 +85,9 @@ return out
 #:       8 all runs, 9 runs by workflow, 10 old status, 11 new status,
 #:       12 old workflow+status, 13 new workflow+status, then 6 keys per queue written
 #:       (Keys.queue_keys; an event's enqueue names the first of its group by ``qk``).
-#: ARGV[1]: the batch as JSON (see worldline_redis.log._try_once): the run's final state
-#: and, in order, each appended event with what it changes.
+#: ARGV[1]: the batch as JSON (see worldline_redis.log._append): the run's final state,
+#: the versions to re-check (the run's seq, token and key holders, entities that must not
+#: exist yet) and, in order, each appended event with what it changes.
 #: Returns {'retry'} if any version moved (nothing written), else {'ok', ''}
 #: ({'ok', 'resent'} when a resend finds its own events already appended).
 APPEND = _LIB + _HOOKS + r"""
@@ -104,6 +105,9 @@ for _, c in ipairs(op.tokens) do
 end
 for _, c in ipairs(op.idem) do
   if (redis.call('HGET', KEYS[7], c[1]) or '') ~= c[2] then return {'retry'} end
+end
+for _, a in ipairs(op.absent) do
+  if redis.call('HEXISTS', KEYS[a[1]], a[2]) == 1 then return {'retry'} end
 end
 
 local now = nil

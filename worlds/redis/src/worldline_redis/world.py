@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from worldline.errors import WorldUnavailable
+from worldline.known import KnownRuns
 from worldline.model import (
     JSON,
     Capabilities,
@@ -76,6 +77,7 @@ class RedisWorld:
         self._client: aioredis.Redis | None = None
         self._scripts: Scripts | None = None
         self._max_block = _MAX_BLOCK
+        self.known = KnownRuns()  # the state of the runs this process wrote last
         self.runs = _Runs(self)
         self.steps = _Steps(self)
         self.events = _Events(self)
@@ -154,6 +156,7 @@ class RedisWorld:
 
     async def destroy(self) -> None:
         """Delete every key under the prefix (SCAN + UNLINK)."""
+        self.known = KnownRuns()
         with self.unavailable():
             batch: list[bytes] = []
             async for key in self.client.scan_iter(match=self.keys.pattern(), count=500):

@@ -1,23 +1,21 @@
 """What this process last wrote to each run, so that the run's next batch can be decided
-without reading the run back: one round trip instead of two.
+without reading the run back (one round trip fewer).
 
-After a batch commits, the world remembers the state its decisions left (the run and every
+After a batch commits, a world remembers the state its decisions left (the run and every
 entity the batch named) as of the run's last sequence number ``N``. A later batch that
 expects the log to end at ``N`` (``expect_seq``, the runtime's write-behind) and names only
-entities remembered — or entities it creates — is decided on that state and written in one
-round trip, with two guards that make a stale memory harmless:
+entities remembered, or entities it creates, can be decided on that state. The world's
+write must then refuse, atomically and with nothing written, when
 
-- the events go in at ``N + 1`` …: every change to a run or its entities appends an event,
-  so if anything changed the run since ``N`` the primary key ``(run_id, seq)`` refuses
-  the insert (after waiting for a writer still in flight);
-- the run row must still exist (its update fails the transaction otherwise), and an
-  entity the batch creates is inserted, never upserted, so one that exists refuses it.
+- the log is no longer at ``N`` (every change to a run or its entities appends an event,
+  so an unchanged log means an unchanged state), or the run is gone;
+- an entity the batch creates already exists (one this process never saw).
 
-Any refusal rolls the whole transaction back, the memory of the run is dropped and the
-batch takes the reading path, which answers with the authoritative outcome (LogMoved,
-Conflict, …). Only batches whose decisions do not depend on the server's clock beyond
-ordering take this path; their ``now`` is the local clock corrected by the skew measured
-at the last read, and never earlier than the previous write's.
+On a refusal the world forgets the run and takes its reading path, which gives the
+authoritative answer (LogMoved, Conflict, …). Only batches whose decisions do not depend on
+the server's clock beyond ordering qualify; their ``now`` is the local clock corrected by
+the skew measured at the world's last read, never earlier than the previous write's.
+Postgres and Redis use it (see their ``events`` / ``log`` modules for the guards).
 """
 
 from __future__ import annotations
@@ -47,9 +45,10 @@ class Known:
 
 
 class KnownRuns:
-    """The last state written to each of the most recently written runs (bounded)."""
+    """The last state written to each of the ``size`` most recently written runs (a worker
+    drives far fewer at once; each entry holds a run and the entities of its last batch)."""
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self._runs: OrderedDict[str, Known] = OrderedDict()
         self._size = size
         self._skew = timedelta(0)  # the server's clock minus ours, at the last read
