@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from worldline.model import EventType, NewEvent, Run, Step, utcnow
-from worldline.overlay import Entity, Key, Names, Overlay, event_kind
+from worldline.overlay import Entity, Key, Names, Overlay, entity_key
 
 #: the event types a remembered state may decide (no hooks, tokens or idempotency keys)
 _DECIDABLE = frozenset({
@@ -103,6 +103,6 @@ class KnownRuns:
 
 def _first_event_for(batch: list[NewEvent], key: Key) -> str | None:
     for event in batch:
-        if (event_kind(event), str(event.correlation_id or "")) == key:
+        if entity_key(event) == key:
             return str(event.type)
     return None

@@ -26,6 +26,11 @@ def event_kind(event: NewEvent) -> str:
     return str(event.type).split("_", 1)[0]
 
 
+def entity_key(event: NewEvent) -> Key:
+    """The (kind, correlation id) an event is about (``("run", "")`` for run events)."""
+    return event_kind(event), str(event.correlation_id or "")
+
+
 def claimed_token(event: NewEvent) -> str | None:
     """The token a ``hook_created`` claims."""
     token = event.data.get("token") if event.type == "hook_created" else None
@@ -50,9 +55,9 @@ class Names:
     def of(cls, batch: Sequence[NewEvent]) -> Names:
         entities: dict[str, dict[str, None]] = {kind: {} for kind in KINDS}
         for event in batch:
-            kind = event_kind(event)
+            kind, cid = entity_key(event)
             if kind != "run":
-                entities[kind][str(event.correlation_id or "")] = None
+                entities[kind][cid] = None
         tokens = dict.fromkeys(t for t in map(claimed_token, batch) if t)
         keys = dict.fromkeys(k for k in map(claimed_key, batch) if k)
         return cls({kind: list(ids) for kind, ids in entities.items()}, list(tokens),
@@ -78,8 +83,8 @@ class Overlay:
 
     def decide(self, run_id: str, event: NewEvent) -> tuple[EventResult, rules.Decision]:
         """Decide one validated event on the current state and apply what it changed."""
-        kind = event_kind(event)
-        key = (kind, str(event.correlation_id or ""))
+        key = entity_key(event)
+        kind = key[0]
         token, idem = claimed_token(event), claimed_key(event)
         decision = rules.decide(
             run_id, event, self.run, self.entities.get(key) if kind != "run" else None,
@@ -107,11 +112,12 @@ class Overlay:
             self.idempotency[idem] = run_id
         return EventResult(recorded, self.run, entity), decision
 
-    def saved(self) -> list[tuple[str, Entity]]:
-        """The entities to write, as the batch left them (disposed and cleared ones out)."""
+    def saved(self) -> list[tuple[Key, Entity]]:
+        """The entities to write, by key, as the batch left them (disposed and cleared ones
+        out)."""
         out = []
         for key in self.changed:
             entity = self.entities[key]
             if entity is not None:
-                out.append((key[0], entity))
+                out.append((key, entity))
         return out

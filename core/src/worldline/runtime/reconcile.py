@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from ..faults import fault_point
 from ..model import Run, RunStatus, utcnow
 from ..protocol import World
-from .names import wake
+from .names import send, wake
 
 log = logging.getLogger("worldline.reconcile")
 
@@ -74,10 +74,8 @@ async def reconcile(world: World, *, retention: timedelta = RETENTION,
     for status in _LIVE:
         async for run in _runs(world, status):
             if run.run_id not in queued and await _orphaned(world, run, now - grace):
-                message = wake(run.workflow_name, run.run_id,
-                               f"{run.run_id}.reconcile.{run.last_seq}")
-                await world.queue.enqueue(message.queue, message.payload,
-                                          idempotency_key=message.idempotency_key)
+                await send(world, wake(run.workflow_name, run.run_id,
+                                       f"{run.run_id}.reconcile.{run.last_seq}"))
                 report.woken.append(run.run_id)
     report.settled = await world.housekeeping.settle_leftovers()
     return report

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from ..model import Event, EventType, utcnow
 from ..protocol import World
-from .names import step_message
+from .names import send, step_message
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,7 @@ def unattended_inline_steps(events: list[Event]) -> list[Unattended]:
 async def lay_net(world: World, workflow_name: str, run_id: str, step_id: str,
                   step_name: str, delay: float) -> None:
     """Enqueue the step's message (de-duplicated by step id) due in ``delay`` seconds."""
-    message = step_message(workflow_name, run_id, step_id, step_name, max(0.0, delay))
-    await world.queue.enqueue(message.queue, message.payload,
-                              idempotency_key=message.idempotency_key, delay=message.delay)
+    await send(world, step_message(workflow_name, run_id, step_id, step_name, max(0.0, delay)))
 
 
 async def lay_nets(world: World, workflow_name: str, run_id: str, events: list[Event],

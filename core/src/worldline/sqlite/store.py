@@ -126,7 +126,7 @@ class SqliteDialectStore:
         if state.cleared:
             conn.execute("DELETE FROM hooks WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM waits WHERE run_id = ?", (run_id,))
-        for kind, entity in state.saved():
+        for (kind, _), entity in state.saved():
             self._save_entity(kind, entity)
         for result, enqueue in zip(results, enqueues, strict=True):
             if enqueue is None or result.event is None:

@@ -187,9 +187,8 @@ async def _write(conn: AsyncConnection, channel: str, run_id: str, state: Overla
     if state.cleared:
         await conn.execute("DELETE FROM hooks WHERE run_id = %s", (run_id,))
         await conn.execute("DELETE FROM waits WHERE run_id = %s", (run_id,))
-    for kind, entity in state.saved():
-        await _save_entity(conn, kind, entity,
-                           insert_only=(kind, _entity_id(entity)) in insert_only)
+    for key, entity in state.saved():
+        await _save_entity(conn, key[0], entity, insert_only=key in insert_only)
     for result, enqueue in zip(results, enqueues, strict=True):
         if enqueue is None or result.event is None:
             continue
@@ -218,11 +217,6 @@ async def _save_run(conn: AsyncConnection, run: Run, *, insert: bool,
         update = f"WITH updated AS ({update} RETURNING 1) SELECT 1 / count(*) FROM updated"
     await conn.execute(update,
                        (run.status.value, Json(run.to_doc()), run.updated_at, run.run_id))
-
-
-def _entity_id(entity: Entity) -> str:
-    return entity.hook_id if isinstance(entity, Hook) else \
-        entity.step_id if isinstance(entity, Step) else entity.wait_id
 
 
 async def _save_entity(conn: AsyncConnection, kind: str, entity: Entity, *,
